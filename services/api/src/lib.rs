@@ -35,7 +35,7 @@
 //! let err = TaskSpec::try_from(wire).unwrap_err().prefixed("task");
 //! assert_eq!(
 //!     err.to_string(),
-//!     r#"task.steps[0].navigate.url: scheme "file" is not allowed; use http or https"#
+//!     r#"task.steps[0].navigate.url: scheme "file" is not allowed; use http, https, data or about:blank"#
 //! );
 //! let status = tonic::Status::from(err);
 //! assert_eq!(status.code(), tonic::Code::InvalidArgument);

@@ -1,5 +1,6 @@
-//! Which URLs a task may open. The default refuses everything but `http`, `https` and
-//! `about:blank`, URLs carrying credentials, and link-local or cloud-metadata addresses
+//! Which URLs a task may open. The default refuses everything but `http`, `https`,
+//! `about:blank` and `data:` (inline content, bounded by the URL size limit), URLs carrying
+//! credentials, and link-local or cloud-metadata addresses
 //! (169.254.0.0/16, fe80::/10, 169.254.169.254, fd00:ec2::254, 100.100.100.200,
 //! `metadata.google.internal`, ...), written in any form the URL parser normalises.
 //!
@@ -50,10 +51,12 @@ impl UrlPolicy {
         let url = Url::parse(raw).map_err(|e| format!("is not a valid absolute URL: {e}"))?;
         match url.scheme() {
             "http" | "https" => {}
+            // Neither leaves the browser: nothing to vet beyond the size bound above.
             "about" if url.path() == "blank" => return Ok(url),
+            "data" => return Ok(url),
             other => {
                 return Err(format!(
-                    "scheme {other:?} is not allowed; use http or https"
+                    "scheme {other:?} is not allowed; use http, https, data or about:blank"
                 ));
             }
         }
@@ -73,11 +76,11 @@ impl UrlPolicy {
             return Ok(());
         };
         let scheme = scheme.to_ascii_lowercase();
-        if matches!(scheme.as_str(), "http" | "https") {
+        if matches!(scheme.as_str(), "http" | "https" | "data") {
             Ok(())
         } else {
             Err(format!(
-                "scheme {scheme:?} is not allowed; use http or https"
+                "scheme {scheme:?} is not allowed; use http, https, data or about:blank"
             ))
         }
     }
@@ -143,6 +146,7 @@ mod tests {
             "http://[::1]:3000/x",
             "http://10.1.2.3/",
             "about:blank",
+            "data:text/html,<h1>hi</h1>",
         ] {
             assert!(UrlPolicy::default().check(ok).is_ok(), "{ok}");
         }
@@ -152,11 +156,11 @@ mod tests {
     fn schemes_other_than_http_are_refused() {
         assert_eq!(
             refused("file:///etc/passwd"),
-            r#"scheme "file" is not allowed; use http or https"#
+            r#"scheme "file" is not allowed; use http, https, data or about:blank"#
         );
         for bad in [
             "javascript:alert(1)",
-            "data:text/html,hi",
+            "blob:https://a.test/b",
             "chrome://settings",
             "ftp://x/",
             "about:config",

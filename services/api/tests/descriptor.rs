@@ -12,7 +12,11 @@ fn descriptor_set_describes_every_service_and_method() {
         .iter()
         .filter(|f| f.package() == "drover.v1")
         .flat_map(|f| f.service.iter())
-        .flat_map(|s| s.method.iter().map(move |m| format!("{}.{}", s.name(), m.name())))
+        .flat_map(|s| {
+            s.method
+                .iter()
+                .map(move |m| format!("{}.{}", s.name(), m.name()))
+        })
         .collect();
     methods.sort();
     assert_eq!(
@@ -37,8 +41,14 @@ fn descriptor_set_describes_every_service_and_method() {
     );
     // Reflection resolves imports by name, so the well-known types must be present too.
     let names: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
-    assert!(names.contains(&"google/protobuf/duration.proto"), "{names:?}");
-    assert!(names.contains(&"google/protobuf/timestamp.proto"), "{names:?}");
+    assert!(
+        names.contains(&"google/protobuf/duration.proto"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"google/protobuf/timestamp.proto"),
+        "{names:?}"
+    );
 }
 
 #[test]
