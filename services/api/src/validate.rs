@@ -208,6 +208,28 @@ impl Violations {
         }
     }
 
+    /// Checks a repeated field's length: `min..=max` entries of `noun` (plural). Returns
+    /// whether it passed.
+    pub fn check_count(
+        &mut self,
+        field: &FieldPath,
+        len: usize,
+        min: usize,
+        max: usize,
+        noun: &str,
+    ) -> bool {
+        let ok = (min..=max).contains(&len);
+        if !ok {
+            let allowed = if min == 0 {
+                format!("at most {max}")
+            } else {
+                format!("{min} to {max}")
+            };
+            self.add(field, format!("has {len} {noun}; {allowed} are allowed"));
+        }
+        ok
+    }
+
     /// Checks that `value` is non-empty, at most `max` bytes, and made of `allowed` characters.
     pub fn check_name(
         &mut self,

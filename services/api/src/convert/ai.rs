@@ -22,15 +22,13 @@ pub(super) fn chat(pb: pb::ChatSpec, path: &FieldPath, v: &mut Violations) -> Op
     let group_ok = model_group(&pb.model_group, &path.field("model_group"), v);
     let messages_at = path.field("messages");
     let mut messages = Vec::new();
-    if pb.messages.is_empty() || pb.messages.len() > MAX_CHAT_MESSAGES {
-        v.add(
-            &messages_at,
-            format!(
-                "has {} messages; 1 to {MAX_CHAT_MESSAGES} are allowed",
-                pb.messages.len()
-            ),
-        );
-    } else {
+    if v.check_count(
+        &messages_at,
+        pb.messages.len(),
+        1,
+        MAX_CHAT_MESSAGES,
+        "messages",
+    ) {
         for (i, message) in pb.messages.into_iter().enumerate() {
             let at = messages_at.index(i);
             let role = match v.enumeration(&at.field("role"), message.role) {
@@ -93,15 +91,7 @@ fn sampling(pb: pb::SamplingParams, path: &FieldPath, v: &mut Violations) -> Sam
         .max_tokens
         .filter(|n| v.check_range(&path.field("max_tokens"), *n, 1, MAX_COMPLETION_TOKENS));
     let stop_at = path.field("stop");
-    if pb.stop.len() > MAX_STOP_SEQUENCES {
-        v.add(
-            &stop_at,
-            format!(
-                "has {} sequences; at most {MAX_STOP_SEQUENCES} are allowed",
-                pb.stop.len()
-            ),
-        );
-    } else {
+    if v.check_count(&stop_at, pb.stop.len(), 0, MAX_STOP_SEQUENCES, "sequences") {
         for (i, stop) in pb.stop.iter().enumerate() {
             v.check_len(&stop_at.index(i), stop, 1, MAX_STOP_SEQUENCE);
         }
@@ -161,15 +151,7 @@ pub(super) fn embed(pb: pb::EmbedSpec, path: &FieldPath, v: &mut Violations) -> 
     let group_ok = model_group(&pb.model_group, &path.field("model_group"), v);
     let inputs_at = path.field("inputs");
     let mut inputs = Vec::new();
-    if pb.inputs.is_empty() || pb.inputs.len() > MAX_EMBED_INPUTS {
-        v.add(
-            &inputs_at,
-            format!(
-                "has {} inputs; 1 to {MAX_EMBED_INPUTS} are allowed",
-                pb.inputs.len()
-            ),
-        );
-    } else {
+    if v.check_count(&inputs_at, pb.inputs.len(), 1, MAX_EMBED_INPUTS, "inputs") {
         for (i, input) in pb.inputs.iter().enumerate() {
             if let Some(t) = template(input, &inputs_at.index(i), v, 1, MAX_EMBED_INPUT) {
                 inputs.push(t);

@@ -348,14 +348,7 @@ pub(super) fn cookie_urls(
     v: &mut Violations,
     policy: &UrlPolicy,
 ) -> Vec<String> {
-    if urls.len() > MAX_COOKIE_URLS {
-        v.add(
-            path,
-            format!(
-                "has {} URLs; at most {MAX_COOKIE_URLS} are allowed",
-                urls.len()
-            ),
-        );
+    if !v.check_count(path, urls.len(), 0, MAX_COOKIE_URLS, "URLs") {
         return Vec::new();
     }
     for (i, raw) in urls.iter().enumerate() {
@@ -372,11 +365,7 @@ pub(super) fn cookies(
     v: &mut Violations,
     policy: &UrlPolicy,
 ) -> Vec<Cookie> {
-    if pb.is_empty() || pb.len() > MAX_COOKIES {
-        v.add(
-            path,
-            format!("has {} cookies; 1 to {MAX_COOKIES} are allowed", pb.len()),
-        );
+    if !v.check_count(path, pb.len(), 1, MAX_COOKIES, "cookies") {
         return Vec::new();
     }
     let mut out = Vec::with_capacity(pb.len());

@@ -146,14 +146,7 @@ fn labels(
     max_entries: usize,
     v: &mut Violations,
 ) -> BTreeMap<String, String> {
-    if pb.len() > max_entries {
-        v.add(
-            path,
-            format!(
-                "has {} entries; at most {max_entries} are allowed",
-                pb.len()
-            ),
-        );
+    if !v.check_count(path, pb.len(), 0, max_entries, "entries") {
         return BTreeMap::new();
     }
     let sorted: BTreeMap<String, String> = pb.into_iter().collect();
@@ -182,13 +175,9 @@ fn steps(
     v: &mut Violations,
     policy: &UrlPolicy,
 ) -> Vec<(usize, Step)> {
-    if pb.is_empty() || pb.len() > MAX_STEPS {
+    if !v.check_count(path, pb.len(), 1, MAX_STEPS, "steps") {
         // Refuse without looking at each step: a hostile request's size must not decide how
         // much work validation does.
-        v.add(
-            path,
-            format!("has {} steps; 1 to {MAX_STEPS} are allowed", pb.len()),
-        );
         return Vec::new();
     }
     // Names first, so a reference can be told apart as forward, self or unknown.
