@@ -3,7 +3,7 @@
 # before every `make test` (a second run changes nothing and takes about a second).
 #
 #   Debian: protobuf-compiler (protoc), libprotobuf-dev (well-known .proto files), chromium
-#   npm:    @bufbuild/buf, pinned in tools/package-lock.json, into tools/node_modules
+#   npm:    @bufbuild/buf at the exact version in tools/package.json, into tools/node_modules
 #   rustup: the rustfmt and clippy components, if the toolchain lacks them
 #
 # Nothing here downloads a browser or binary outside the package registries.
@@ -27,12 +27,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# buf, from npm, pinned by the lock file; reinstalled only if absent or at another version.
-want_buf=$(node -p "require('./tools/package-lock.json').packages['node_modules/@bufbuild/buf'].version")
+# buf, from npm, at the exact version tools/package.json names; reinstalled only if absent or
+# at another version. No lock file: buf pins its per-platform binary packages exactly itself,
+# and npm here leaves the other platforms' optional packages out of a lock, which `npm ci`
+# would then refuse.
+want_buf=$(node -p "require('./tools/package.json').devDependencies['@bufbuild/buf']")
 have_buf=$(tools/node_modules/.bin/buf --version 2>/dev/null || true)
 if [ "$have_buf" != "$want_buf" ]; then
   say "installing buf $want_buf into tools/node_modules"
-  npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null
+  npm install --prefix tools --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 # Rust components used by `make test`.
