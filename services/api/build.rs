@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
     tonic_prost_build::configure()
+        // Screenshots and PDFs travel as `bytes::Bytes`: handed on without a copy.
+        .bytes(".drover.v1.BinaryOutput.data")
         .file_descriptor_set_path(out_dir.join("drover_v1_descriptor.bin"))
         .compile_protos(&files, &[PathBuf::from(PROTO_ROOT)])?;
     Ok(())

@@ -6,6 +6,7 @@
 
 mod ai;
 mod browser;
+mod output;
 mod task;
 
 pub use ai::{chat_request, embed_request};

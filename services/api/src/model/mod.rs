@@ -4,4 +4,5 @@
 
 pub mod ai;
 pub mod browser;
+pub mod output;
 pub mod task;
