@@ -163,3 +163,39 @@ pub struct StepOutput {
     /// What it produced.
     pub value: OutputValue,
 }
+
+/// Earlier steps' outputs by step name: what `${steps.<name>.<field>}` references resolve
+/// against while a task runs.
+#[derive(Debug, Clone, Default)]
+pub struct PriorOutputs {
+    by_name: std::collections::HashMap<String, OutputValue>,
+}
+
+impl PriorOutputs {
+    /// No outputs yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a finished step's output under its name.
+    pub fn insert(&mut self, step: impl Into<String>, value: OutputValue) {
+        self.by_name.insert(step.into(), value);
+    }
+
+    /// The output of the named step, if it ran.
+    pub fn get(&self, step: &str) -> Option<&OutputValue> {
+        self.by_name.get(step)
+    }
+
+    /// Renders a template, or explains which reference could not be resolved.
+    pub fn render(&self, template: &crate::Template) -> Result<String, String> {
+        template
+            .render(|reference| self.get(&reference.step)?.field(reference.field))
+            .map_err(|reference| {
+                format!(
+                    "reference ${{steps.{}.{}}} has no value: that step has not produced one",
+                    reference.step, reference.field
+                )
+            })
+    }
+}

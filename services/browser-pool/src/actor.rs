@@ -1,0 +1,348 @@
+//! One actor per browser: the only owner of a `chromiumoxide::Browser` and of the contexts
+//! and pages inside it. Callers talk to it through a [`BrowserHandle`].
+//!
+//! The actor keeps, per browser:
+//! - one *shared* context per tenant and one *session* context per (tenant, affinity key),
+//!   each with idle pages reused across tasks (least recently used contexts are evicted past
+//!   a bound);
+//! - a few *spare isolated* contexts, each with a page, created in the background so an
+//!   isolated task does not pay for context + page creation on its path;
+//! - the leases it handed out, so a periodic sweep can compare `Target.getTargets` with its
+//!   own records and close orphans.
+//!
+//! A separate task polls chromiumoxide's `Handler`; it ignores messages chromiumoxide cannot
+//! parse (Chromium 156 sends some) but treats any WebSocket or IO error as the browser's death.
+//! Death cancels every lease at once, fails waiting acquires, and ends the actor, which then
+//! reaps the whole process tree. The supervisor in [`crate::pool`] starts a replacement.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use chromiumoxide::{
+    Browser, Page, cdp::browser_protocol::browser::BrowserContextId, error::CdpError,
+    handler::HandlerConfig,
+};
+use futures::StreamExt;
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::{JoinHandle, JoinSet},
+    time::{Instant, MissedTickBehavior, interval},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    browser_ops as ops,
+    launcher::{ChromiumProcess, LaunchConfig, LaunchError},
+    lease::{ContextKey, PageLease, Returned},
+};
+
+/// Settings for each browser's actor.
+#[derive(Debug, Clone)]
+pub struct ActorSettings {
+    /// Idle pages kept open per browser for reuse.
+    pub idle_pages: usize,
+    /// Spare isolated contexts kept ready per browser.
+    pub spare_isolated: usize,
+    /// Shared and session contexts kept per browser (least recently used evicted).
+    pub max_contexts: usize,
+    /// Bound on each CDP call the actor makes.
+    pub cdp_timeout: Duration,
+    /// How often the browser is probed and its memory sampled.
+    pub health_interval: Duration,
+    /// How often targets are compared with the actor's records.
+    pub sweep_interval: Duration,
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        Self {
+            idle_pages: 4,
+            spare_isolated: 2,
+            max_contexts: 32,
+            cdp_timeout: Duration::from_secs(10),
+            health_interval: Duration::from_secs(5),
+            sweep_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Lifecycle of a browser, as status pages show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BrowserPhase {
+    /// Serving.
+    Ready = 1,
+    /// Finishing its tasks before it is replaced.
+    Draining = 2,
+    /// Ended (crashed, recycled or shut down).
+    Gone = 3,
+}
+
+/// Live counters of one browser, shared with the pool for placement, status and metrics.
+#[derive(Debug)]
+pub struct BrowserStats {
+    /// The pool's id for this browser.
+    pub id: u32,
+    /// The browser process's pid.
+    pub pid: u32,
+    /// When it was launched.
+    pub started_at: Instant,
+    phase: AtomicU8,
+    /// Leases out now.
+    pub in_use: AtomicU32,
+    /// Idle pages kept for reuse.
+    pub idle_pages: AtomicU32,
+    /// Contexts open (shared, session, isolated and spare).
+    pub contexts: AtomicU32,
+    /// Tasks that ran on it.
+    pub tasks_served: AtomicU64,
+    /// Memory of its process tree at the last sample.
+    pub memory_bytes: AtomicU64,
+}
+
+impl BrowserStats {
+    /// The current phase.
+    pub fn phase(&self) -> BrowserPhase {
+        match self.phase.load(Ordering::Relaxed) {
+            1 => BrowserPhase::Ready,
+            2 => BrowserPhase::Draining,
+            _ => BrowserPhase::Gone,
+        }
+    }
+
+    fn set_phase(&self, phase: BrowserPhase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+}
+
+/// Why a page could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcquireError {
+    /// The browser takes no new work.
+    #[error("browser is draining")]
+    Draining,
+    /// The browser died or was shut down.
+    #[error("browser is gone: {0}")]
+    Gone(String),
+    /// Chromium refused or did not answer.
+    #[error("cannot open a page: {0}")]
+    Cdp(String),
+}
+
+/// Why an actor ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorExit {
+    /// The browser died or stopped answering.
+    Crashed(String),
+    /// It was drained (recycling) and shut down.
+    Drained,
+    /// It was told to shut down.
+    Shutdown,
+}
+
+enum Request {
+    Acquire {
+        key: ContextKey,
+        reply: oneshot::Sender<Result<PageLease, AcquireError>>,
+    },
+    Drain,
+    Shutdown,
+}
+
+/// The way to one browser's actor. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BrowserHandle {
+    requests: mpsc::Sender<Request>,
+    stats: Arc<BrowserStats>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Acquire { key, .. } => write!(f, "Acquire({key:?})"),
+            Self::Drain => f.write_str("Drain"),
+            Self::Shutdown => f.write_str("Shutdown"),
+        }
+    }
+}
+
+impl BrowserHandle {
+    /// Launches a browser and starts its actor. The join handle yields why it ended.
+    pub async fn launch(
+        id: u32,
+        launch: &LaunchConfig,
+        settings: ActorSettings,
+    ) -> Result<(Self, JoinHandle<ActorExit>), LaunchError> {
+        let mut process = ChromiumProcess::launch(launch, &format!("b{id}")).await?;
+        let config = HandlerConfig {
+            viewport: None,
+            request_timeout: settings.cdp_timeout.max(Duration::from_secs(1)),
+            ..HandlerConfig::default()
+        };
+        let (browser, mut handler) =
+            match Browser::connect_with_config(process.ws_url(), config).await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    process.shutdown_now().await;
+                    return Err(LaunchError::NoEndpoint {
+                        within: launch.launch_timeout,
+                        last_words: format!("cannot connect to DevTools: {e}"),
+                    });
+                }
+            };
+        let gone = CancellationToken::new();
+        let polling = tokio::spawn({
+            let gone = gone.clone();
+            let pid = process.pid();
+            async move {
+                while let Some(event) = handler.next().await {
+                    if let Err(error) = event {
+                        if is_fatal(&error) {
+                            tracing::warn!(pid, %error, "browser connection lost");
+                            break;
+                        }
+                        tracing::debug!(pid, %error, "ignoring a CDP message chromiumoxide cannot use");
+                    }
+                }
+                gone.cancel();
+            }
+        });
+        let stats = Arc::new(BrowserStats {
+            id,
+            pid: u32::try_from(process.pid()).unwrap_or(0),
+            started_at: Instant::now(),
+            phase: AtomicU8::new(BrowserPhase::Ready as u8),
+            in_use: AtomicU32::new(0),
+            idle_pages: AtomicU32::new(0),
+            contexts: AtomicU32::new(0),
+            tasks_served: AtomicU64::new(0),
+            memory_bytes: AtomicU64::new(0),
+        });
+        // Bounded: acquires beyond this wait at the pool, which bounds them itself.
+        let (requests, inbox) = mpsc::channel(256);
+        let (returns_tx, returns) = mpsc::unbounded_channel();
+        let actor = Actor {
+            browser: Arc::new(browser),
+            process,
+            polling,
+            gone,
+            settings,
+            stats: Arc::clone(&stats),
+            inbox,
+            returns,
+            returns_tx,
+            contexts: HashMap::new(),
+            spares: VecDeque::new(),
+            spares_pending: 0,
+            leases: HashMap::new(),
+            next_lease: 0,
+            pages_opening: 0,
+            jobs: JoinSet::new(),
+            draining: false,
+        };
+        let task = tokio::spawn(actor.run());
+        Ok((Self { requests, stats }, task))
+    }
+
+    /// This browser's counters.
+    pub fn stats(&self) -> &Arc<BrowserStats> {
+        &self.stats
+    }
+
+    /// A page in `key`'s context.
+    pub async fn acquire(&self, key: ContextKey) -> Result<PageLease, AcquireError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Acquire { key, reply })
+            .await
+            .map_err(|_| AcquireError::Gone("actor ended".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(AcquireError::Gone("actor ended".into())))
+    }
+
+    /// Stop taking work; shut down once every lease is back.
+    pub fn drain(&self) {
+        self.stats.set_phase(BrowserPhase::Draining);
+        let _ = self.requests.try_send(Request::Drain);
+    }
+
+    /// Shut down now; leases still out see their browser gone.
+    pub async fn shutdown(&self) {
+        let _ = self.requests.send(Request::Shutdown).await;
+    }
+}
+
+/// Errors after which the connection (and so the browser) is unusable.
+fn is_fatal(error: &CdpError) -> bool {
+    matches!(
+        error,
+        CdpError::Ws(_) | CdpError::Io(_) | CdpError::ChannelSendError(_) | CdpError::NoResponse
+    )
+}
+
+type Reply = oneshot::Sender<Result<PageLease, AcquireError>>;
+
+struct ContextEntry {
+    /// `None` while the context is being created; acquires meanwhile wait in `waiting`.
+    id: Option<BrowserContextId>,
+    waiting: Vec<Reply>,
+    idle: Vec<Page>,
+    /// Leases out plus pages being opened for it: an entry in use is never evicted.
+    leased: usize,
+    last_used: Instant,
+}
+
+struct LeaseRecord {
+    key: ContextKey,
+    /// Set for isolated leases: the context is disposed on return.
+    isolated_context: Option<BrowserContextId>,
+}
+
+enum JobDone {
+    /// A page for a waiting acquire. For an isolated task `isolated_context` is its own
+    /// context, disposed when the lease comes back.
+    Opened {
+        key: ContextKey,
+        isolated_context: Option<BrowserContextId>,
+        result: Result<Page, String>,
+        reply: Reply,
+    },
+    /// A shared or session context was created (or failed to be).
+    ContextCreated {
+        key: ContextKey,
+        result: Result<BrowserContextId, String>,
+    },
+    Spare(Result<(BrowserContextId, Page), String>),
+    Tidied,
+    Health(Result<u64, String>),
+    Swept(Result<Vec<chromiumoxide::cdp::browser_protocol::target::TargetId>, String>),
+}
+
+struct Actor {
+    browser: Arc<Browser>,
+    process: ChromiumProcess,
+    polling: JoinHandle<()>,
+    gone: CancellationToken,
+    settings: ActorSettings,
+    stats: Arc<BrowserStats>,
+    inbox: mpsc::Receiver<Request>,
+    returns: mpsc::UnboundedReceiver<Returned>,
+    returns_tx: mpsc::UnboundedSender<Returned>,
+    contexts: HashMap<ContextKey, ContextEntry>,
+    spares: VecDeque<(BrowserContextId, Page)>,
+    spares_pending: usize,
+    leases: HashMap<u64, LeaseRecord>,
+    next_lease: u64,
+    pages_opening: usize,
+    jobs: JoinSet<JobDone>,
+    draining: bool,
+}
+
+mod run;

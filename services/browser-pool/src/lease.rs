@@ -1,0 +1,87 @@
+//! What a task holds while it runs: a page in the right browser context, borrowed from one
+//! browser's actor. The lease goes back on drop, so a page is returned on success, failure,
+//! panic and cancellation alike; if the browser dies meanwhile, [`PageLease::gone`] fires at
+//! once so the task fails fast instead of waiting for CDP calls to time out.
+
+use chromiumoxide::Page;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Which browser context a task's page lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ContextKey {
+    /// The tenant's shared context: pooled pages, cookies shared only within the tenant.
+    Shared {
+        /// Owner.
+        tenant: String,
+    },
+    /// A fresh context used by this task alone, disposed afterwards.
+    Isolated,
+    /// A persistent context for one tenant's affinity key.
+    Session {
+        /// Owner.
+        tenant: String,
+        /// The affinity key naming the session.
+        key: String,
+    },
+}
+
+/// A page handed back to its browser's actor.
+#[derive(Debug)]
+pub(crate) struct Returned {
+    pub lease_id: u64,
+    pub page: Page,
+    /// False when the page must be closed rather than reused.
+    pub reusable: bool,
+}
+
+/// A page borrowed for one task.
+#[derive(Debug)]
+pub struct PageLease {
+    pub(crate) lease_id: u64,
+    pub(crate) page: Page,
+    pub(crate) browser_id: u32,
+    pub(crate) gone: CancellationToken,
+    pub(crate) returns: mpsc::UnboundedSender<Returned>,
+    pub(crate) reusable: bool,
+}
+
+impl PageLease {
+    /// The page.
+    pub fn page(&self) -> &Page {
+        &self.page
+    }
+
+    /// The browser the page belongs to.
+    pub fn browser_id(&self) -> u32 {
+        self.browser_id
+    }
+
+    /// Fires when the page's browser is gone (crashed, killed or shut down).
+    pub fn gone(&self) -> &CancellationToken {
+        &self.gone
+    }
+
+    /// False once [`Self::discard`] was called.
+    pub fn is_reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// Marks the page as not reusable (a step timed out, reset failed): it is closed on
+    /// return instead of going back to the pool.
+    pub fn discard(&mut self) {
+        self.reusable = false;
+    }
+}
+
+impl Drop for PageLease {
+    fn drop(&mut self) {
+        // Unbounded on purpose: at most one message per lease, and leases are bounded by the
+        // pool's slots, so the channel cannot grow past that. (`Page` is a cheap handle.)
+        let _ = self.returns.send(Returned {
+            lease_id: self.lease_id,
+            page: self.page.clone(),
+            reusable: self.reusable,
+        });
+    }
+}

@@ -1,0 +1,115 @@
+//! Everything done *to one page*: running each browser step kind, applying a task's browser
+//! options (viewport, user agent, request blocking) and resetting the page between tasks.
+//!
+//! The pool (see [`crate::pool`]) decides *which* page a task gets; this module never touches
+//! browsers, contexts or pools. Every CDP call here is bounded by the step's deadline
+//! (chromiumoxide's own command timeout is a fixed 30 s), and a step that runs out of time
+//! returns [`StepError::Timeout`], after which the caller discards the page.
+//!
+//! # Layout
+//!
+//! - [`run_step`] renders the step's templates and dispatches by kind to `navigate` (with
+//!   `egress` vetting where it may go and `load` waiting for load states), `dom` (click,
+//!   type, wait-for, extract), `js` (evaluate, and the in-page helpers of `dom.js`),
+//!   `capture` (screenshot, PDF) and `cookies`;
+//! - [`prepare`] / [`reset`] (in `prepare`) bracket a task on a page; [`RequestPolicy`]
+//!   (in `requests`) is the request blocking a task asked for;
+//! - `clock` bounds every call by the deadline.
+
+mod capture;
+mod clock;
+mod cookies;
+mod dom;
+mod egress;
+mod js;
+mod load;
+mod navigate;
+mod prepare;
+mod requests;
+
+use chromiumoxide::Page;
+use drover_api::{
+    StepKind, Template, UrlPolicy,
+    model::{
+        browser::WaitFor,
+        output::{OutputValue, PriorOutputs},
+    },
+};
+use tokio::time::Instant;
+
+pub use prepare::{prepare, reset};
+pub use requests::RequestPolicy;
+
+use crate::error::StepError;
+use clock::Clock;
+
+/// What a step runs against.
+pub struct StepEnv<'a> {
+    /// The task's page, already prepared for the task.
+    pub page: &'a Page,
+    /// When the step must be done; every CDP call and wait is bounded by it.
+    pub deadline: Instant,
+    /// The operator's URL rules (re-checked after references resolve, and on resolved
+    /// addresses).
+    pub url_policy: &'a UrlPolicy,
+    /// Largest output one step may produce (screenshot, PDF, extracted text), in bytes.
+    pub max_output_bytes: usize,
+}
+
+/// Runs one browser step. `prior` holds earlier steps' outputs for `${steps.*}` references.
+/// AI step kinds are refused with [`StepError::Failed`] (they never reach a browser worker).
+pub async fn run_step(
+    env: &StepEnv<'_>,
+    kind: &StepKind,
+    prior: &PriorOutputs,
+) -> Result<OutputValue, StepError> {
+    let clock = Clock::new(env.deadline);
+    let render = |template: &Template| prior.render(template).map_err(StepError::Failed);
+    let page = env.page;
+    let output = match kind {
+        StepKind::Navigate(step) => {
+            navigate::navigate(env, &clock, step, &render(&step.url)?).await?
+        }
+        StepKind::Click(step) => dom::click(page, &clock, step, &render(&step.selector)?).await?,
+        StepKind::TypeText(step) => {
+            let (selector, text) = (render(&step.selector)?, render(&step.text)?);
+            dom::type_text(page, &clock, step, &selector, &text).await?
+        }
+        StepKind::WaitFor(step) => {
+            let selector = match step {
+                WaitFor::Selector { selector, .. } => Some(render(selector)?),
+                WaitFor::LoadState(_) => None,
+            };
+            dom::wait_for(page, &clock, step, selector.as_deref()).await?
+        }
+        StepKind::Extract(step) => {
+            dom::extract(page, &clock, step, &render(&step.selector)?).await?
+        }
+        StepKind::Evaluate(step) => {
+            js::evaluate(page, &clock, step, &render(&step.expression)?).await?
+        }
+        StepKind::Screenshot(step) => {
+            let selector = step.selector.as_ref().map(render).transpose()?;
+            capture::screenshot(page, &clock, step, selector.as_deref()).await?
+        }
+        StepKind::Pdf(step) => capture::pdf(page, &clock, step).await?,
+        StepKind::GetCookies { urls } => cookies::get(page, &clock, urls).await?,
+        StepKind::SetCookies { cookies } => cookies::set(page, &clock, cookies).await?,
+        StepKind::ExportCookies => cookies::export(page, &clock).await?,
+        StepKind::Chat(_) | StepKind::Embed(_) => {
+            return Err(StepError::Failed(format!(
+                "{} steps run on an ai-router, not in a browser",
+                kind.name()
+            )));
+        }
+    };
+    let size = output.size();
+    if size > env.max_output_bytes {
+        return Err(StepError::TooLarge(format!(
+            "{} output is {size} bytes; at most {} are allowed",
+            kind.name(),
+            env.max_output_bytes
+        )));
+    }
+    Ok(output)
+}

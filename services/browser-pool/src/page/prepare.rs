@@ -1,0 +1,80 @@
+//! Per-task page preparation ([`prepare`]) and the reset between tasks ([`reset`]).
+//!
+//! `prepare` applies a task's [`BrowserOptions`] that live on the page: viewport, user
+//! agent, request blocking. `reset` undoes all of them whatever the task did, leaves the page
+//! on an empty `about:blank` and verifies that it did; the pool closes and replaces a page
+//! whose reset fails. What lives in the browser context (cookies, storage) is the pool's
+//! concern, by isolation level.
+//!
+//! The baseline `reset` returns to is "no emulation override": launch browsers without
+//! chromiumoxide's default viewport (`BrowserConfig::builder().viewport(None)`), so a fresh
+//! page and a reset page look the same.
+
+use chromiumoxide::{
+    Page,
+    cdp::browser_protocol::{
+        emulation::{ClearDeviceMetricsOverrideParams, SetDeviceMetricsOverrideParams},
+        fetch,
+        network::SetUserAgentOverrideParams,
+    },
+};
+use drover_api::model::browser::{BrowserOptions, LoadState};
+use tokio::time::Instant;
+
+use super::{clock::Clock, js, navigate, requests::RequestPolicy};
+use crate::error::StepError;
+
+/// Applies a task's page-level options. The returned guard keeps request blocking alive;
+/// end or drop it when the task is done (before [`reset`]).
+pub async fn prepare(
+    page: &Page,
+    options: &BrowserOptions,
+    deadline: Instant,
+) -> Result<Option<RequestPolicy>, StepError> {
+    let clock = Clock::new(deadline);
+    if let Some(viewport) = options.viewport {
+        let metrics = SetDeviceMetricsOverrideParams::new(
+            i64::from(viewport.width),
+            i64::from(viewport.height),
+            1.0,
+            false,
+        );
+        clock.cdp(page.execute(metrics)).await?;
+    }
+    if let Some(user_agent) = &options.user_agent {
+        clock
+            .cdp(page.execute(SetUserAgentOverrideParams::new(user_agent.clone())))
+            .await?;
+    }
+    RequestPolicy::start(page, options, &clock).await
+}
+
+/// Returns the page to a blank, override-free state and verifies it.
+pub async fn reset(page: &Page, deadline: Instant) -> Result<(), StepError> {
+    let clock = Clock::new(deadline);
+    // Each is harmless when the task never set it; all are undone before leaving the
+    // task's document, so nothing of the task applies to the navigation away.
+    clock
+        .cdp(page.execute(fetch::DisableParams::default()))
+        .await?;
+    clock
+        .cdp(page.execute(ClearDeviceMetricsOverrideParams::default()))
+        .await?;
+    // An empty user agent removes the override (Chromium treats "" as "none").
+    clock
+        .cdp(page.execute(SetUserAgentOverrideParams::new(String::new())))
+        .await?;
+    navigate::goto(page, &clock, "about:blank", None, LoadState::Load, |_| {
+        Ok(())
+    })
+    .await?;
+    let state = js::call(page, &clock, "blankness", &[]).await?;
+    let href = state.get("href").and_then(serde_json::Value::as_str);
+    let empty = state.get("empty").and_then(serde_json::Value::as_bool);
+    if href != Some("about:blank") || empty != Some(true) {
+        return Err(StepError::Failed(format!(
+            "reset did not leave an empty about:blank page: {state}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The launcher against the real Chromium: the switches Drover relies on reach the process,
+//! chromiumoxide can drive it, and shutdown leaves no process (not even a zombie) and no
+//! folder behind — after a clean run and after a SIGKILL of the browser process.
+
+use std::time::Duration;
+
+use drover_browser_pool::{
+    launcher::{ChromiumProcess, LaunchConfig, become_subreaper},
+    procfs,
+};
+use futures::StreamExt;
+
+fn config(root: &std::path::Path) -> LaunchConfig {
+    LaunchConfig {
+        profiles_root: root.to_path_buf(),
+        ..LaunchConfig::default()
+    }
+}
+
+fn cmdline(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// Every process of the tree is gone from /proc (a zombie would still be listed).
+fn assert_tree_gone(members: &[procfs::ProcStat]) {
+    for member in members {
+        if let Some(stat) = procfs::stat(member.pid) {
+            // The pid may have been reused by an unrelated process; ours had these parents.
+            assert!(
+                stat.pgrp != members[0].pgrp,
+                "chromium process {} still present in state {}",
+                member.pid,
+                stat.state
+            );
+        }
+    }
+}
+
+fn scratch_root(name: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("dl-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    root
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switches_reach_chromium_and_shutdown_leaves_nothing() {
+    become_subreaper();
+    let root = scratch_root("clean");
+    let mut browser = ChromiumProcess::launch(&config(&root), "t")
+        .await
+        .expect("launch");
+    let args = cmdline(browser.pid());
+    for wanted in [
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--remote-debugging-port=0",
+        "--disable-crashpad-for-testing",
+    ] {
+        assert!(
+            args.iter().any(|a| a == wanted),
+            "{wanted} missing from {args:?}"
+        );
+    }
+    assert!(args.iter().any(|a| a.starts_with("--user-data-dir=")
+        && a.contains(&format!("dl-{}-clean", std::process::id()))));
+    assert!(
+        !args.iter().any(|a| a.starts_with("----")),
+        "a doubled prefix would be ignored: {args:?}"
+    );
+    assert!(
+        browser.ws_url().starts_with("ws://127.0.0.1:"),
+        "{}",
+        browser.ws_url()
+    );
+
+    // chromiumoxide drives it.
+    let (cdp, mut handler) = chromiumoxide::Browser::connect(browser.ws_url())
+        .await
+        .expect("connect");
+    let polling = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let page = cdp.new_page("about:blank").await.expect("page");
+    let two: i64 = page.evaluate("1 + 1").await.unwrap().into_value().unwrap();
+    assert_eq!(two, 2);
+    assert!(
+        browser.memory_bytes() > 10 * 1024 * 1024,
+        "a browser uses some memory"
+    );
+
+    let members = procfs::process_tree(browser.pid(), browser.pid());
+    assert!(
+        members.len() > 1,
+        "chromium starts helper processes: {members:?}"
+    );
+    // A daemonized helper (crashpad) would escape the group kill; as a subreaper we would be
+    // its parent. There must be none.
+    let me = std::process::id() as i32;
+    let strays: Vec<_> = procfs::all_processes()
+        .into_iter()
+        .filter(|p| p.ppid == me && p.pid != browser.pid() && p.state != 'Z')
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{}/comm", p.pid))
+                .is_ok_and(|c| c.contains("chrom"))
+        })
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "chromium daemons outside the browser's tree: {strays:?}"
+    );
+    let folder = browser.folder().to_path_buf();
+    assert!(folder.join("p").exists());
+    browser.shutdown_now().await;
+    polling.abort();
+    assert_tree_gone(&members);
+    assert!(!folder.exists(), "browser folder removed");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_browser_is_still_reaped_completely() {
+    become_subreaper();
+    let root = scratch_root("killed");
+    let mut browser = ChromiumProcess::launch(&config(&root), "k")
+        .await
+        .expect("launch");
+    let members = procfs::process_tree(browser.pid(), browser.pid());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(browser.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(browser.has_exited());
+    browser.shutdown_now().await;
+    assert_tree_gone(&members);
+    assert!(!browser.folder().exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn a_folder_too_long_for_chromiums_socket_is_refused_up_front() {
+    let root = std::env::temp_dir().join("x".repeat(120));
+    let err = ChromiumProcess::launch(&config(&root), "long")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too long"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_binary_is_a_clear_error() {
+    let root = scratch_root("missing");
+    let config = LaunchConfig {
+        executable: "/nonexistent/chromium".into(),
+        ..config(&root)
+    };
+    let err = ChromiumProcess::launch(&config, "m").await.unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/chromium"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -1,0 +1,492 @@
+//! The pool against the real Chromium: tenant isolation, sessions, a browser killed mid-task,
+//! an endless script, recycling by task count and graceful drain. Pages are `data:` URLs and
+//! cookies are set through steps, so these tests need no web server.
+
+use std::time::Duration;
+
+use drover_api::{
+    Step, StepKind, Template,
+    model::{
+        browser::{BrowserOptions, Cookie, Evaluate, Isolation, LoadState, Navigate},
+        output::{OutputValue, PriorOutputs},
+    },
+};
+use drover_browser_pool::{
+    actor::ActorSettings,
+    error::{PoolError, StepError},
+    launcher::LaunchConfig,
+    pool::{BrowserPool, PoolConfig, TaskRun},
+    procfs,
+};
+use tokio::time::Instant;
+
+fn config(name: &str, browsers: usize) -> PoolConfig {
+    PoolConfig {
+        browsers,
+        pages_per_browser: 2,
+        launch: LaunchConfig {
+            profiles_root: std::env::temp_dir().join(format!("dp-{}-{name}", std::process::id())),
+            ..LaunchConfig::default()
+        },
+        actor: ActorSettings {
+            spare_isolated: 1,
+            health_interval: Duration::from_millis(500),
+            ..ActorSettings::default()
+        },
+        supervise_interval: Duration::from_millis(100),
+        relaunch_backoff_base: Duration::from_millis(50),
+        ..PoolConfig::default()
+    }
+}
+
+fn step(name: &str, kind: StepKind) -> Step {
+    Step {
+        name: name.into(),
+        timeout: None,
+        kind,
+    }
+}
+
+fn evaluate(expression: &str) -> StepKind {
+    StepKind::Evaluate(Evaluate {
+        expression: Template::literal(expression),
+        await_promise: true,
+    })
+}
+
+fn navigate(url: &str) -> StepKind {
+    StepKind::Navigate(Navigate {
+        url: Template::literal(url),
+        wait_until: LoadState::Load,
+        referer: None,
+    })
+}
+
+fn set_cookie(name: &str) -> StepKind {
+    StepKind::SetCookies {
+        cookies: vec![Cookie {
+            name: name.into(),
+            value: "1".into(),
+            domain: None,
+            path: None,
+            expires: Some(std::time::SystemTime::now() + Duration::from_secs(3600)),
+            http_only: false,
+            secure: false,
+            same_site: None,
+            url: Some("http://shop.test/".into()),
+        }],
+    }
+}
+
+fn get_cookies() -> StepKind {
+    StepKind::GetCookies {
+        urls: vec!["http://shop.test/".into()],
+    }
+}
+
+fn task(
+    tenant: &str,
+    isolation: Isolation,
+    key: Option<&str>,
+    steps: Vec<Step>,
+    within: Duration,
+) -> TaskRun {
+    TaskRun {
+        tenant: tenant.into(),
+        browser: BrowserOptions {
+            isolation,
+            ..BrowserOptions::default()
+        },
+        affinity_key: key.map(str::to_owned),
+        steps: steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (i as u32, s))
+            .collect(),
+        prior: PriorOutputs::new(),
+        deadline: Instant::now() + within,
+    }
+}
+
+fn cookie_names(outputs: &[drover_api::model::output::StepOutput]) -> Vec<String> {
+    match &outputs.last().expect("an output").value {
+        OutputValue::Cookies(cookies) => cookies.iter().map(|c| c.name.clone()).collect(),
+        other => panic!("cookies expected, got {other:?}"),
+    }
+}
+
+/// Pids of every browser process tree the pool runs now.
+fn browser_trees(pool: &BrowserPool) -> Vec<procfs::ProcStat> {
+    pool.browsers()
+        .iter()
+        .flat_map(|b| procfs::process_tree(b.stats().pid as i32, b.stats().pid as i32))
+        .collect()
+}
+
+#[track_caller]
+fn assert_all_gone(trees: &[procfs::ProcStat]) {
+    for p in trees {
+        if let Some(now) = procfs::stat(p.pid) {
+            assert_ne!(
+                now.pgrp, p.pgrp,
+                "chromium process {} remains (state {})",
+                p.pid, now.state
+            );
+        }
+    }
+}
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// Waits until a task holds a page and runs its steps.
+async fn wait_until_running(pool: &BrowserPool) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while !pool
+        .browsers()
+        .iter()
+        .any(|b| b.stats().in_use.load(std::sync::atomic::Ordering::Relaxed) > 0)
+    {
+        assert!(Instant::now() < until, "the task never got a page");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_never_cross_tenants_and_sessions_keep_theirs() {
+    let pool = BrowserPool::start(config("iso", 1)).await.expect("pool");
+    // Tenant A, isolated: sets a cookie.
+    let a = pool
+        .run(task(
+            "a",
+            Isolation::Isolated,
+            None,
+            vec![step("set", set_cookie("a_iso")), step("get", get_cookies())],
+            LONG,
+        ))
+        .await
+        .expect("task a");
+    assert_eq!(cookie_names(&a), ["a_iso"], "a task sees its own cookie");
+    // Tenant A, shared: sets another.
+    pool.run(task(
+        "a",
+        Isolation::Shared,
+        None,
+        vec![step("set", set_cookie("a_shared"))],
+        LONG,
+    ))
+    .await
+    .unwrap();
+    // Tenant B sees neither, shared or isolated.
+    for isolation in [Isolation::Shared, Isolation::Isolated] {
+        let b = pool
+            .run(task(
+                "b",
+                isolation,
+                None,
+                vec![step("get", get_cookies())],
+                LONG,
+            ))
+            .await
+            .unwrap();
+        assert!(
+            cookie_names(&b).is_empty(),
+            "tenant b saw {:?} ({isolation:?})",
+            cookie_names(&b)
+        );
+    }
+    // Tenant A's next shared task still sees its shared cookie; a new isolated one does not.
+    let a_again = pool
+        .run(task(
+            "a",
+            Isolation::Shared,
+            None,
+            vec![step("get", get_cookies())],
+            LONG,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(cookie_names(&a_again), ["a_shared"]);
+    let a_iso = pool
+        .run(task(
+            "a",
+            Isolation::Isolated,
+            None,
+            vec![step("get", get_cookies())],
+            LONG,
+        ))
+        .await
+        .unwrap();
+    assert!(
+        cookie_names(&a_iso).is_empty(),
+        "isolated contexts are fresh"
+    );
+    // A session keeps its cookies for the next task with the same key, and only for it.
+    pool.run(task(
+        "a",
+        Isolation::Session,
+        Some("user-1"),
+        vec![step("set", set_cookie("logged_in"))],
+        LONG,
+    ))
+    .await
+    .unwrap();
+    let same = pool
+        .run(task(
+            "a",
+            Isolation::Session,
+            Some("user-1"),
+            vec![step("get", get_cookies())],
+            LONG,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(cookie_names(&same), ["logged_in"]);
+    let other = pool
+        .run(task(
+            "a",
+            Isolation::Session,
+            Some("user-2"),
+            vec![step("get", get_cookies())],
+            LONG,
+        ))
+        .await
+        .unwrap();
+    assert!(cookie_names(&other).is_empty());
+    let trees = browser_trees(&pool);
+    pool.drain(Duration::from_secs(5)).await;
+    assert_all_gone(&trees);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_browser_fails_its_task_fast_and_is_replaced() {
+    let pool = BrowserPool::start(config("kill", 1)).await.expect("pool");
+    let first = pool.browsers()[0].clone();
+    let pid = first.stats().pid as i32;
+    let original_tree = procfs::process_tree(pid, pid);
+    let runner = pool.clone();
+    let running = tokio::spawn(async move {
+        // A step that would take far longer than the test.
+        runner
+            .run(task(
+                "t",
+                Isolation::Shared,
+                None,
+                vec![step(
+                    "wait",
+                    evaluate("new Promise(r => setTimeout(r, 60000))"),
+                )],
+                LONG,
+            ))
+            .await
+    });
+    wait_until_running(&pool).await;
+    tokio::time::sleep(Duration::from_millis(200)).await; // the step is under way
+    let killed_at = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let result = running.await.unwrap();
+    let noticed = killed_at.elapsed();
+    match result {
+        Err(PoolError::Step {
+            error: StepError::BrowserGone(_),
+            ..
+        }) => {}
+        other => panic!("expected a browser-gone step error, got {other:?}"),
+    }
+    let reason = drover_api::DroverError::from(PoolError::Step {
+        step: "wait".into(),
+        index: 0,
+        error: StepError::BrowserGone("x".into()),
+        outputs: vec![],
+    })
+    .reason;
+    assert_eq!(
+        reason.code(),
+        tonic::Code::Unavailable,
+        "a crash is transient"
+    );
+    assert!(
+        noticed < Duration::from_secs(1),
+        "the crash was noticed after {noticed:?}"
+    );
+
+    // A replacement comes up and serves.
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids: Vec<u32> = pool.browsers().iter().map(|b| b.stats().id).collect();
+        if ids.iter().any(|id| *id != first.stats().id) {
+            break;
+        }
+        assert!(Instant::now() < until, "no replacement browser");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..3 {
+        let out = pool
+            .run(task(
+                "t",
+                Isolation::Shared,
+                None,
+                vec![step("two", evaluate("1 + 1"))],
+                LONG,
+            ))
+            .await;
+        assert!(
+            matches!(out.as_deref(), Ok([o]) if o.value == OutputValue::Evaluate("2".into())),
+            "{out:?}"
+        );
+    }
+    let trees = browser_trees(&pool);
+    pool.drain(Duration::from_secs(5)).await;
+    assert_all_gone(&original_tree);
+    assert_all_gone(&trees);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_script_times_out_and_the_pool_keeps_serving() {
+    let pool = BrowserPool::start(config("loop", 1)).await.expect("pool");
+    let mut spin = step("spin", evaluate("while (true) {}"));
+    spin.timeout = Some(Duration::from_millis(1500));
+    let started = Instant::now();
+    let result = pool
+        .run(task("t", Isolation::Shared, None, vec![spin], LONG))
+        .await;
+    assert!(
+        matches!(result, Err(PoolError::Step { error: StepError::Timeout { .. }, ref step, .. }) if step == "spin"),
+        "{result:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    for _ in 0..3 {
+        let ok = pool
+            .run(task(
+                "t",
+                Isolation::Shared,
+                None,
+                vec![
+                    step("open", navigate("data:text/html,<title>ok</title>")),
+                    step("t", evaluate("document.title")),
+                ],
+                LONG,
+            ))
+            .await
+            .expect("the pool keeps serving");
+        assert_eq!(ok[1].value, OutputValue::Evaluate("\"ok\"".into()));
+    }
+    pool.drain(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_are_recycled_after_their_task_budget() {
+    let mut config = config("recycle", 1);
+    config.max_tasks_per_browser = 3;
+    let pool = BrowserPool::start(config).await.expect("pool");
+    let first_id = pool.browsers()[0].stats().id;
+    let first_tree = browser_trees(&pool);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..9 {
+        let out = pool
+            .run(task(
+                "t",
+                Isolation::Shared,
+                None,
+                vec![step("n", evaluate(&format!("{i} * 2")))],
+                LONG,
+            ))
+            .await;
+        assert!(out.is_ok(), "task {i}: {out:?}");
+        seen.extend(pool.browsers().iter().map(|b| b.stats().id));
+        tokio::time::sleep(Duration::from_millis(150)).await; // let the supervisor look
+    }
+    assert!(
+        seen.len() >= 2,
+        "a recycled browser is replaced: saw browsers {seen:?}"
+    );
+    assert!(
+        !pool.browsers().iter().any(|b| b.stats().id == first_id),
+        "the first browser was recycled"
+    );
+    assert_all_gone(&first_tree);
+    pool.drain(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_finishes_running_work_refuses_new_work_and_leaves_no_process() {
+    let pool = BrowserPool::start(config("drain", 1)).await.expect("pool");
+    let trees = browser_trees(&pool);
+    let runner = pool.clone();
+    let slow = tokio::spawn(async move {
+        runner
+            .run(task(
+                "t",
+                Isolation::Shared,
+                None,
+                vec![step(
+                    "wait",
+                    evaluate("new Promise(r => setTimeout(() => r(7), 800))"),
+                )],
+                LONG,
+            ))
+            .await
+    });
+    wait_until_running(&pool).await;
+    let draining = pool.clone();
+    let drain = tokio::spawn(async move { draining.drain(Duration::from_secs(10)).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refused = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step("n", evaluate("1"))],
+            LONG,
+        ))
+        .await;
+    assert!(matches!(refused, Err(PoolError::Draining)), "{refused:?}");
+    assert_eq!(
+        pool.available_capacity(),
+        0,
+        "a draining pool offers no capacity"
+    );
+    let finished = slow
+        .await
+        .unwrap()
+        .expect("running work finishes within the grace period");
+    assert_eq!(finished[0].value, OutputValue::Evaluate("7".into()));
+    drain.await.unwrap();
+    assert_all_gone(&trees);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_past_the_grace_period_is_cancelled_clearly() {
+    let pool = BrowserPool::start(config("grace", 1)).await.expect("pool");
+    let trees = browser_trees(&pool);
+    let runner = pool.clone();
+    let slow = tokio::spawn(async move {
+        runner
+            .run(task(
+                "t",
+                Isolation::Shared,
+                None,
+                vec![step(
+                    "wait",
+                    evaluate("new Promise(r => setTimeout(r, 60000))"),
+                )],
+                LONG,
+            ))
+            .await
+    });
+    wait_until_running(&pool).await;
+    let started = Instant::now();
+    pool.drain(Duration::from_millis(300)).await;
+    let result = slow.await.unwrap();
+    assert!(
+        matches!(result, Err(PoolError::Cancelled { .. })),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let status = tonic::Status::from(drover_api::DroverError::from(result.unwrap_err()));
+    assert_eq!(status.code(), tonic::Code::Cancelled);
+    assert_all_gone(&trees);
+}
