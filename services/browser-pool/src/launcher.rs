@@ -2,13 +2,15 @@
 //!
 //! Chromium is started directly (`/usr/lib/chromium/chromium`, not Debian's wrapper script,
 //! which adds flags from `/etc/chromium.d`) as the leader of its own process group, with a
-//! fresh profile and its own `TMPDIR` under one folder per launch. Shutdown kills the whole
+//! fresh profile, its own `TMPDIR`, config and cache folders, all under one folder per launch. Shutdown kills the whole
 //! group and tree, waits every process that became ours, and removes that folder — lock
 //! files, crash leftovers and Chromium's `org.chromium.Chromium.*` temp folders included.
 //!
 //! The pool makes its process a *child subreaper* ([`become_subreaper`]): Chromium's helpers
-//! (zygote, renderers) are orphaned when the browser process dies, and without it they would
-//! be reparented to PID 1, which in a container may never reap them.
+//! are orphaned when the browser process dies, and its crashpad handlers daemonize at start
+//! (double fork, a process group of their own); without it they would be reparented to PID 1,
+//! which in a container may reap them late or never. (`--disable-crashpad-for-testing` would
+//! avoid crashpad but makes Chromium 156's network service crash in a loop.)
 
 use std::{
     path::{Path, PathBuf},
@@ -117,9 +119,6 @@ const BASE_SWITCHES: &[&str] = &[
     "disable-component-update",
     "disable-sync",
     "disable-breakpad",
-    // Without this Chromium 156 still starts two crashpad daemons: double-forked into groups
-    // of their own (out of reach of the group kill) and writing to ~/.config/chromium.
-    "disable-crashpad-for-testing",
     "disable-domain-reliability",
     "metrics-recording-only",
     "no-first-run",
@@ -151,6 +150,10 @@ pub struct ChromiumProcess {
     pid: i32,
     ws_url: String,
     folder: PathBuf,
+    /// Daemonized helpers (crashpad) seen at launch. They may exit with the browser, and a
+    /// zombie's command line is empty, so they are remembered by pid; only we can reap them,
+    /// so the pids stay theirs until we do.
+    daemons: Vec<procfs::ProcStat>,
     stderr_drain: JoinHandle<()>,
     reaped: bool,
 }
@@ -178,6 +181,10 @@ impl ChromiumProcess {
             .args(switches(config, &profile))
             .arg("about:blank")
             .env("TMPDIR", &tmp)
+            // Crashpad's database and the disk cache default to ~/.config and ~/.cache: keep
+            // them in the folder too, so shutdown removes them and can find crashpad by it.
+            .env("XDG_CONFIG_HOME", folder.join("c"))
+            .env("XDG_CACHE_HOME", folder.join("k"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -224,6 +231,7 @@ impl ChromiumProcess {
             child,
             pid,
             ws_url: String::new(),
+            daemons: Vec::new(),
             folder,
             stderr_drain,
             reaped: false,
@@ -231,6 +239,11 @@ impl ChromiumProcess {
         match found {
             Ok(Some(url)) => {
                 process.ws_url = url;
+                let tree = procfs::process_tree(pid, pid);
+                process.daemons = procfs::processes_mentioning(&process.folder)
+                    .into_iter()
+                    .filter(|p| !tree.iter().any(|t| t.pid == p.pid))
+                    .collect();
                 Ok(process)
             }
             _ => {
@@ -274,7 +287,18 @@ impl ChromiumProcess {
         if self.reaped {
             return;
         }
-        let members = procfs::process_tree(self.pid, self.pid);
+        let mut members = procfs::process_tree(self.pid, self.pid);
+        // Crashpad daemonizes out of the tree and the group; it names this folder in its
+        // arguments, and as the subreaper we are its parent, so we kill and reap it too.
+        let daemons = std::mem::take(&mut self.daemons);
+        for stray in daemons
+            .into_iter()
+            .chain(procfs::processes_mentioning(&self.folder))
+        {
+            if !members.iter().any(|m| m.pid == stray.pid) {
+                members.push(stray);
+            }
+        }
         let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
         for member in members.iter().filter(|m| m.pgrp != self.pid) {
             let _ = kill(Pid::from_raw(member.pid), Signal::SIGKILL);

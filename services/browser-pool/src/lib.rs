@@ -4,6 +4,7 @@
 
 pub mod actor;
 mod browser_ops;
+pub mod config;
 pub mod error;
 pub mod launcher;
 pub mod lease;
@@ -11,4 +12,5 @@ pub mod metrics;
 pub mod page;
 pub mod pool;
 pub mod procfs;
+pub mod server;
 mod supervisor;

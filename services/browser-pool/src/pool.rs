@@ -378,10 +378,10 @@ impl BrowserPool {
                 .lock()
                 .ok()
                 .and_then(|routes| routes.get(&(tenant.clone(), key.clone())).copied());
-            if let Some(id) = routed {
-                if let Some(browser) = browsers.iter().filter(ready).find(|b| b.stats().id == id) {
-                    return Some(browser.clone());
-                }
+            if let Some(browser) =
+                routed.and_then(|id| browsers.iter().filter(ready).find(|b| b.stats().id == id))
+            {
+                return Some(browser.clone());
             }
         }
         browsers

@@ -69,17 +69,31 @@ pub fn process_tree(root: i32, pgrp: i32) -> Vec<ProcStat> {
         .collect()
 }
 
+/// Processes whose command line mentions `path` (e.g. a browser's folder).
+pub fn processes_mentioning(path: &std::path::Path) -> Vec<ProcStat> {
+    let needle = path.as_os_str().as_encoded_bytes();
+    all_processes()
+        .into_iter()
+        .filter(|p| {
+            fs::read(format!("/proc/{}/cmdline", p.pid))
+                .is_ok_and(|cmdline| cmdline.windows(needle.len()).any(|w| w == needle))
+        })
+        .collect()
+}
+
 /// Memory of one process: PSS from `smaps_rollup` (shared pages split fairly between the
 /// processes that map them, so a tree's sum is not inflated), else RSS from `statm`.
 pub fn process_memory_bytes(pid: i32) -> Option<u64> {
-    if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-        if let Some(kb) = rollup
-            .lines()
-            .find_map(|l| l.strip_prefix("Pss:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            return Some(kb * 1024);
-        }
+    let pss_kb = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|rollup| {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+    if let Some(kb) = pss_kb {
+        return Some(kb * 1024);
     }
     let statm = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;

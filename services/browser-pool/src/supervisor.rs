@@ -65,10 +65,10 @@ impl Supervisor {
         }
         let mut first_error = None;
         while let Some(done) = looper.launching.join_next().await {
-            if let Ok((id, result)) = done {
-                if let Err(e) = looper.launched(id, result) {
-                    first_error.get_or_insert(e);
-                }
+            if let Ok((id, result)) = done
+                && let Err(e) = looper.launched(id, result)
+            {
+                first_error.get_or_insert(e);
             }
         }
         if state.browsers.lock().map_or(true, |b| b.is_empty()) {

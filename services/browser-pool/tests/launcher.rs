@@ -25,19 +25,31 @@ fn cmdline(pid: i32) -> Vec<String> {
         .collect()
 }
 
-/// Every process of the tree is gone from /proc (a zombie would still be listed).
+/// Every process of the browser (tree, group and the daemons naming its folder) is gone from
+/// /proc: a zombie would still be listed. Pids grow until they wrap, so within a test a
+/// listed pid with a Chromium name is ours.
+#[track_caller]
 fn assert_tree_gone(members: &[procfs::ProcStat]) {
     for member in members {
+        let comm =
+            std::fs::read_to_string(format!("/proc/{}/comm", member.pid)).unwrap_or_default();
         if let Some(stat) = procfs::stat(member.pid) {
-            // The pid may have been reused by an unrelated process; ours had these parents.
             assert!(
-                stat.pgrp != members[0].pgrp,
-                "chromium process {} still present in state {}",
+                !comm.contains("chrom"),
+                "chromium process {} ({}) still present in state {}",
                 member.pid,
+                comm.trim(),
                 stat.state
             );
         }
     }
+}
+
+/// The browser's processes: its tree and group, plus the daemons (crashpad) naming its folder.
+fn everything_of(browser: &ChromiumProcess) -> Vec<procfs::ProcStat> {
+    let mut members = procfs::process_tree(browser.pid(), browser.pid());
+    members.extend(procfs::processes_mentioning(browser.folder()));
+    members
 }
 
 fn scratch_root(name: &str) -> std::path::PathBuf {
@@ -62,7 +74,6 @@ async fn switches_reach_chromium_and_shutdown_leaves_nothing() {
         "--disable-sync",
         "--no-first-run",
         "--remote-debugging-port=0",
-        "--disable-crashpad-for-testing",
     ] {
         assert!(
             args.iter().any(|a| a == wanted),
@@ -94,13 +105,14 @@ async fn switches_reach_chromium_and_shutdown_leaves_nothing() {
         "a browser uses some memory"
     );
 
-    let members = procfs::process_tree(browser.pid(), browser.pid());
+    let members = everything_of(&browser);
     assert!(
         members.len() > 1,
         "chromium starts helper processes: {members:?}"
     );
-    // A daemonized helper (crashpad) would escape the group kill; as a subreaper we would be
-    // its parent. There must be none.
+    // Chromium's daemonized helpers (crashpad) leave the tree and the group, and as the
+    // subreaper we are their parent: each must name this browser's folder, or shutdown could
+    // not find it.
     let me = std::process::id() as i32;
     let strays: Vec<_> = procfs::all_processes()
         .into_iter()
@@ -109,10 +121,11 @@ async fn switches_reach_chromium_and_shutdown_leaves_nothing() {
             std::fs::read_to_string(format!("/proc/{}/comm", p.pid))
                 .is_ok_and(|c| c.contains("chrom"))
         })
+        .filter(|p| !members.iter().any(|m| m.pid == p.pid))
         .collect();
     assert!(
         strays.is_empty(),
-        "chromium daemons outside the browser's tree: {strays:?}"
+        "chromium daemons this browser's shutdown would miss: {strays:?}"
     );
     let folder = browser.folder().to_path_buf();
     assert!(folder.join("p").exists());
@@ -130,7 +143,7 @@ async fn a_killed_browser_is_still_reaped_completely() {
     let mut browser = ChromiumProcess::launch(&config(&root), "k")
         .await
         .expect("launch");
-    let members = procfs::process_tree(browser.pid(), browser.pid());
+    let members = everything_of(&browser);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(browser.pid()),
         nix::sys::signal::Signal::SIGKILL,

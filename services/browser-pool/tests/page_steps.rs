@@ -3,19 +3,14 @@
 
 mod support;
 
-use std::{
-    collections::BTreeSet,
-    time::{Duration, SystemTime},
-};
+use std::{collections::BTreeSet, time::Duration};
 
-use chromiumoxide::Page;
 use drover_api::{
-    StepKind, Template, UrlPolicy,
+    StepKind, UrlPolicy,
     model::{
         browser::{
-            BrowserOptions, Click, Cookie, ElementState, Evaluate, Extract, ExtractTarget,
-            ImageFormat, LoadState, MouseButton, Navigate, Pdf, ResourceKind, Screenshot, TypeText,
-            Viewport, WaitFor,
+            BrowserOptions, ElementState, ExtractTarget, ImageFormat, LoadState, MouseButton, Pdf,
+            ResourceKind, TypeText, Viewport, WaitFor,
         },
         output::{OutputValue, PriorOutputs},
     },
@@ -24,7 +19,7 @@ use drover_browser_pool::{
     error::StepError,
     page::{StepEnv, prepare, reset, run_step},
 };
-use support::{browser::TestBrowser, site::Site};
+use support::{browser::TestBrowser, site::Site, steps::*};
 use tokio::time::Instant;
 
 #[tokio::test]
