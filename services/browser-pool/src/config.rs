@@ -99,7 +99,7 @@ impl Config {
         let flags = parse_flags(args, &mut problems);
         let file = flags
             .get("config")
-            .cloned()
+            .map(|(value, _)| value.clone())
             .or_else(|| env.var(&format!("{ENV_PREFIX}CONFIG")));
         if let Some(path) = file {
             read_file(&path, &mut values, &mut problems);
@@ -110,9 +110,9 @@ impl Config {
                 values.insert((*name).to_owned(), (value, format!("env {var}")));
             }
         }
-        for (name, value) in flags {
+        for (name, (value, typed)) in flags {
             if name != "config" {
-                values.insert(name.clone(), (value, format!("flag --{name}")));
+                values.insert(name, (value, format!("flag --{typed}")));
             }
         }
         let mut config = Config::default();
@@ -212,8 +212,9 @@ where
     Ok(parsed)
 }
 
-/// `--name value` and `--name=value`; names may use `-` or `_`.
-fn parse_flags(args: &[String], problems: &mut Vec<String>) -> BTreeMap<String, String> {
+/// `--name value` and `--name=value`; names may use `-` or `_`. Maps each setting to its
+/// value and the flag as the user typed it (for messages).
+fn parse_flags(args: &[String], problems: &mut Vec<String>) -> BTreeMap<String, (String, String)> {
     let mut flags = BTreeMap::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -223,17 +224,18 @@ fn parse_flags(args: &[String], problems: &mut Vec<String>) -> BTreeMap<String, 
             ));
             continue;
         };
-        let (name, value) = match flag.split_once('=') {
-            Some((name, value)) => (name.replace('-', "_"), Some(value.to_owned())),
-            None => (flag.replace('-', "_"), args.next().cloned()),
+        let (typed, value) = match flag.split_once('=') {
+            Some((typed, value)) => (typed, Some(value.to_owned())),
+            None => (flag, args.next().cloned()),
         };
+        let name = typed.replace('-', "_");
         if name != "config" && !SETTINGS.contains(&name.as_str()) {
-            problems.push(format!("flag --{name}: unknown setting"));
+            problems.push(format!("flag --{typed}: unknown setting"));
             continue;
         }
         match value {
-            Some(value) => drop(flags.insert(name, value)),
-            None => problems.push(format!("flag --{name}: needs a value")),
+            Some(value) => drop(flags.insert(name, (value, typed.to_owned()))),
+            None => problems.push(format!("flag --{typed}: needs a value")),
         }
     }
     flags

@@ -7,7 +7,7 @@
 //! order with per-step deadlines, then the page is reset and returned. If the browser dies
 //! mid-task, the lease's `gone` signal fails the task at once with a transient error.
 //!
-//! The [`supervisor`](crate::supervisor) keeps the browsers alive: replaces dead ones with
+//! The supervisor (the private `supervisor` module) keeps the browsers alive: replaces dead ones with
 //! jittered backoff, recycles them by task count, age or memory, and stops the pool taking
 //! work while system memory is above its high watermark.
 

@@ -490,3 +490,118 @@ async fn work_past_the_grace_period_is_cancelled_clearly() {
     assert_eq!(status.code(), tonic::Code::Cancelled);
     assert_all_gone(&trees);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn above_the_memory_watermark_the_pool_takes_no_work_and_recycles() {
+    let mut config = config("memory", 1);
+    // Any running machine uses more than 0.1% of its memory: pressure from the first look.
+    config.memory_high_watermark = 0.001;
+    let pool = BrowserPool::start(config).await.expect("pool");
+    let first = pool.browsers()[0].stats().id;
+    let until = Instant::now() + Duration::from_secs(10);
+    while pool.available_capacity() > 0 {
+        assert!(Instant::now() < until, "memory pressure never noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step("n", evaluate("1"))],
+            LONG,
+        ))
+        .await;
+    let Err(error @ PoolError::Overloaded { .. }) = refused else {
+        panic!("expected Overloaded, got {refused:?}");
+    };
+    let status = tonic::Status::from(drover_api::DroverError::from(error));
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    // The largest (here: the only) browser is recycled.
+    while pool.browsers().iter().any(|b| b.stats().id == first) {
+        assert!(
+            Instant::now() < until,
+            "the largest browser was not recycled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.drain(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_a_task_leaves_behind_are_swept() {
+    let mut config = config("sweep", 1);
+    config.actor.sweep_interval = Duration::from_millis(300);
+    let pool = BrowserPool::start(config).await.expect("pool");
+    // The task opens a popup the pool knows nothing about.
+    let opened = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step(
+                "popup",
+                evaluate("window.open('about:blank', '_blank') !== null"),
+            )],
+            LONG,
+        ))
+        .await
+        .expect("popup task");
+    assert_eq!(
+        opened[0].value,
+        OutputValue::Evaluate("true".into()),
+        "the popup opened"
+    );
+    let browser = pool.browsers()[0].stats().clone();
+    let ws = page_targets(&pool).await;
+    assert!(ws.is_some(), "the pool's browser answers");
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Known pages: idle pooled pages plus the spare isolated context's page.
+        let known = browser
+            .idle_pages
+            .load(std::sync::atomic::Ordering::Relaxed) as usize
+            + 1;
+        if page_targets(&pool).await == Some(known) {
+            break;
+        }
+        assert!(Instant::now() < until, "the popup was never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pool.drain(Duration::from_secs(2)).await;
+}
+
+/// How many page targets the pool's first browser has, asked over its DevTools endpoint
+/// by a second, independent connection.
+async fn page_targets(pool: &BrowserPool) -> Option<usize> {
+    let pid = pool.browsers().first()?.stats().pid as i32;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let profile = String::from_utf8_lossy(&cmdline)
+        .split('\0')
+        .find_map(|a| a.strip_prefix("--user-data-dir=").map(str::to_owned))?;
+    let port_file =
+        std::fs::read_to_string(std::path::Path::new(&profile).join("DevToolsActivePort")).ok()?;
+    let port = port_file.lines().next()?.trim().to_owned();
+    let (mut browser, mut handler) =
+        chromiumoxide::Browser::connect(format!("http://127.0.0.1:{port}"))
+            .await
+            .ok()?;
+    let polling =
+        tokio::spawn(
+            async move { while futures::StreamExt::next(&mut handler).await.is_some() {} },
+        );
+    let targets = browser
+        .execute(chromiumoxide::cdp::browser_protocol::target::GetTargetsParams::default())
+        .await
+        .ok()?;
+    let count = targets
+        .result
+        .target_infos
+        .iter()
+        .filter(|t| t.r#type == "page")
+        .count();
+    let _ = browser.fetch_targets().await;
+    drop(browser);
+    polling.abort();
+    Some(count)
+}
