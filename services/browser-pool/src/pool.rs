@@ -171,6 +171,13 @@ pub(crate) struct PoolState {
 
 const MAX_SESSION_ROUTES: usize = 65_536;
 
+impl PoolState {
+    /// A snapshot of the browsers now.
+    pub fn browsers(&self) -> Vec<BrowserHandle> {
+        self.browsers.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
 /// The browser pool. Cheap to clone.
 #[derive(Clone)]
 pub struct BrowserPool {
@@ -223,11 +230,7 @@ impl BrowserPool {
 
     /// The browsers now, for status pages.
     pub fn browsers(&self) -> Vec<BrowserHandle> {
-        self.state
-            .browsers
-            .lock()
-            .map(|b| b.clone())
-            .unwrap_or_default()
+        self.state.browsers()
     }
 
     /// Tasks running now.

@@ -233,12 +233,7 @@ impl Loop {
     fn supervise(&mut self) {
         let state = Arc::clone(&self.state);
         let config = &state.config;
-        let browsers: Vec<BrowserHandle> = self
-            .state
-            .browsers
-            .lock()
-            .map(|b| b.clone())
-            .unwrap_or_default();
+        let browsers = self.state.browsers();
         for browser in &browsers {
             let stats = browser.stats();
             metrics::gauge!(m::BROWSER_MEMORY, "browser" => stats.id.to_string())
@@ -329,12 +324,7 @@ impl Loop {
                 let _ = self.launched(id, result);
             }
         }
-        let browsers: Vec<BrowserHandle> = self
-            .state
-            .browsers
-            .lock()
-            .map(|b| b.clone())
-            .unwrap_or_default();
+        let browsers = self.state.browsers();
         for browser in &browsers {
             browser.shutdown().await;
         }

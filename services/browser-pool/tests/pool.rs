@@ -138,6 +138,24 @@ fn assert_all_gone(trees: &[procfs::ProcStat]) {
 
 const LONG: Duration = Duration::from_secs(30);
 
+/// Runs, in the background, a one-step task that evaluates `script` (something slow).
+fn spawn_waiting_task(
+    pool: &BrowserPool,
+    script: &'static str,
+) -> tokio::task::JoinHandle<Result<Vec<drover_api::model::output::StepOutput>, PoolError>> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        pool.run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step("wait", evaluate(script))],
+            LONG,
+        ))
+        .await
+    })
+}
+
 /// Waits until a task holds a page and runs its steps.
 async fn wait_until_running(pool: &BrowserPool) {
     let until = Instant::now() + Duration::from_secs(20);
@@ -263,22 +281,8 @@ async fn a_killed_browser_fails_its_task_fast_and_is_replaced() {
     let first = pool.browsers()[0].clone();
     let pid = first.stats().pid as i32;
     let original_tree = procfs::process_tree(pid, pid);
-    let runner = pool.clone();
-    let running = tokio::spawn(async move {
-        // A step that would take far longer than the test.
-        runner
-            .run(task(
-                "t",
-                Isolation::Shared,
-                None,
-                vec![step(
-                    "wait",
-                    evaluate("new Promise(r => setTimeout(r, 60000))"),
-                )],
-                LONG,
-            ))
-            .await
-    });
+    // A step that would take far longer than the test.
+    let running = spawn_waiting_task(&pool, "new Promise(r => setTimeout(r, 60000))");
     wait_until_running(&pool).await;
     tokio::time::sleep(Duration::from_millis(200)).await; // the step is under way
     let killed_at = Instant::now();
@@ -415,21 +419,7 @@ async fn browsers_are_recycled_after_their_task_budget() {
 async fn drain_finishes_running_work_refuses_new_work_and_leaves_no_process() {
     let pool = BrowserPool::start(config("drain", 1)).await.expect("pool");
     let trees = browser_trees(&pool);
-    let runner = pool.clone();
-    let slow = tokio::spawn(async move {
-        runner
-            .run(task(
-                "t",
-                Isolation::Shared,
-                None,
-                vec![step(
-                    "wait",
-                    evaluate("new Promise(r => setTimeout(() => r(7), 800))"),
-                )],
-                LONG,
-            ))
-            .await
-    });
+    let slow = spawn_waiting_task(&pool, "new Promise(r => setTimeout(() => r(7), 800))");
     wait_until_running(&pool).await;
     let draining = pool.clone();
     let drain = tokio::spawn(async move { draining.drain(Duration::from_secs(10)).await });
@@ -462,21 +452,7 @@ async fn drain_finishes_running_work_refuses_new_work_and_leaves_no_process() {
 async fn work_past_the_grace_period_is_cancelled_clearly() {
     let pool = BrowserPool::start(config("grace", 1)).await.expect("pool");
     let trees = browser_trees(&pool);
-    let runner = pool.clone();
-    let slow = tokio::spawn(async move {
-        runner
-            .run(task(
-                "t",
-                Isolation::Shared,
-                None,
-                vec![step(
-                    "wait",
-                    evaluate("new Promise(r => setTimeout(r, 60000))"),
-                )],
-                LONG,
-            ))
-            .await
-    });
+    let slow = spawn_waiting_task(&pool, "new Promise(r => setTimeout(r, 60000))");
     wait_until_running(&pool).await;
     let started = Instant::now();
     pool.drain(Duration::from_millis(300)).await;
