@@ -292,7 +292,10 @@ type Reply = oneshot::Sender<Result<PageLease, AcquireError>>;
 struct ContextEntry {
     /// `None` while the context is being created; acquires meanwhile wait in `waiting`.
     id: Option<BrowserContextId>,
+    /// Acquires waiting for the context to exist or for a page being reset.
     waiting: Vec<Reply>,
+    /// Returned pages being reset; each will serve a waiting acquire or go idle.
+    resetting: usize,
     idle: Vec<Page>,
     /// Leases out plus pages being opened for it: an entry in use is never evicted.
     leased: usize,
@@ -320,6 +323,12 @@ enum JobDone {
         result: Result<BrowserContextId, String>,
     },
     Spare(Result<(BrowserContextId, Page), String>),
+    /// A returned page was reset (`Ok`) or failed to be (it is then closed).
+    Reset {
+        key: ContextKey,
+        page: Page,
+        ok: bool,
+    },
     Tidied,
     Health(Result<u64, String>),
     Swept(Result<Vec<chromiumoxide::cdp::browser_protocol::target::TargetId>, String>),

@@ -302,17 +302,8 @@ impl BrowserPool {
         let mut lease = self.lease(&task).await?;
         metrics::histogram!(m::ACQUIRE_WAIT).record(waited.elapsed().as_secs_f64());
         let result = self.run_steps(&task, &mut lease).await;
-        if lease.is_reusable() {
-            let reset_by = Instant::now() + Duration::from_secs(5);
-            let reset = tokio::select! {
-                r = page::reset(lease.page(), reset_by) => r,
-                () = lease.gone().cancelled() => Err(StepError::BrowserGone("browser ended".into())),
-            };
-            if let Err(e) = reset {
-                tracing::debug!(error = %e, "page failed reset; it will be replaced");
-                lease.discard();
-            }
-        }
+        // Returning the lease hands the page to its browser's actor, which resets and
+        // verifies it off this task's path (or closes it if the task spoiled it).
         drop(lease);
         drop(permit);
         result

@@ -581,3 +581,49 @@ async fn page_targets(pool: &BrowserPool) -> Option<usize> {
     polling.abort();
     Some(count)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_pages_are_reused_and_reset_between_tasks() {
+    let pool = BrowserPool::start(config("reuse", 1)).await.expect("pool");
+    let first = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![
+                step("open", navigate("data:text/html,<p>first</p>")),
+                step(
+                    "look",
+                    evaluate("[document.body.textContent, history.length]"),
+                ),
+            ],
+            LONG,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        first[1].value,
+        OutputValue::Evaluate(r#"["first",2]"#.into())
+    );
+    // The page goes back, is reset off the task's path, and serves the tenant's next task:
+    // it starts on a verified empty about:blank, and its history (2 entries; a new page has
+    // 1) shows it is the same page.
+    let second = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step(
+                "look",
+                evaluate("[location.href, document.body.childNodes.length, history.length]"),
+            )],
+            LONG,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        second[0].value,
+        OutputValue::Evaluate(r#"["about:blank",0,2]"#.into())
+    );
+    pool.drain(Duration::from_secs(2)).await;
+}

@@ -6,6 +6,9 @@ use std::sync::{Arc, atomic::Ordering};
 
 use super::*;
 
+/// How long resetting a returned page may take before the page is replaced instead.
+const RESET_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Actor {
     pub(super) async fn run(mut self) -> ActorExit {
         let mut health = interval(self.settings.health_interval);
@@ -18,20 +21,23 @@ impl Actor {
             if self.draining && self.leases.is_empty() {
                 break ActorExit::Drained;
             }
+            // Biased, in this order: a page returned before the next acquire was sent must be
+            // taken back first, or the acquire would open a new page while it is reset.
             tokio::select! {
+                biased;
                 () = self.gone.cancelled() => {
                     break ActorExit::Crashed("connection to the browser lost".into());
                 }
-                request = self.inbox.recv() => match request {
-                    Some(Request::Acquire { key, reply }) => self.acquire(key, reply),
-                    Some(Request::Drain) => self.draining = true,
-                    Some(Request::Shutdown) | None => break ActorExit::Shutdown,
-                },
                 Some(returned) = self.returns.recv() => self.take_back(returned),
                 Some(done) = self.jobs.join_next() => match done {
                     Ok(JobDone::Health(Err(why))) => break ActorExit::Crashed(why),
                     Ok(done) => self.finished(done),
                     Err(e) => tracing::error!(error = %e, "browser subtask failed"),
+                },
+                request = self.inbox.recv() => match request {
+                    Some(Request::Acquire { key, reply }) => self.acquire(key, reply),
+                    Some(Request::Drain) => self.draining = true,
+                    Some(Request::Shutdown) | None => break ActorExit::Shutdown,
                 },
                 _ = health.tick() => self.check_health(),
                 _ = sweep.tick() => self.start_sweep(),
@@ -93,6 +99,7 @@ impl Actor {
                     .or_insert_with(|| ContextEntry {
                         id: None,
                         waiting: Vec::new(),
+                        resetting: 0,
                         idle: Vec::new(),
                         leased: 0,
                         last_used: Instant::now(),
@@ -106,6 +113,9 @@ impl Actor {
                 self.stats.idle_pages.fetch_sub(1, Ordering::Relaxed);
                 self.deliver(key, Ok(page), None, reply);
             }
+            // A page of this context is being reset: it comes back in a few milliseconds,
+            // sooner than a new page would open.
+            (Some(_), None) if entry.resetting > entry.waiting.len() => entry.waiting.push(reply),
             (Some(context), None) => {
                 let context = context.clone();
                 self.spawn_open_page(key, context, reply);
@@ -160,10 +170,43 @@ impl Actor {
         let keep = returned.reusable && !self.draining && idle_total < self.settings.idle_pages;
         match self.contexts.get_mut(&record.key) {
             Some(entry) if keep => {
-                entry.idle.push(returned.page);
-                self.stats.idle_pages.fetch_add(1, Ordering::Relaxed);
+                // Reset off the task's path: the task has answered already, and a waiting
+                // acquire for this context takes the page as soon as it is clean.
+                entry.resetting += 1;
+                let key = record.key;
+                let page = returned.page;
+                self.jobs.spawn(async move {
+                    let deadline = Instant::now() + RESET_TIMEOUT;
+                    let ok = crate::page::reset(&page, deadline).await.is_ok();
+                    JobDone::Reset { key, page, ok }
+                });
             }
             _ => self.spawn_close(returned.page),
+        }
+    }
+
+    fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool) {
+        let Some(entry) = self.contexts.get_mut(&key) else {
+            self.spawn_close(page);
+            return;
+        };
+        entry.resetting = entry.resetting.saturating_sub(1);
+        let waiter =
+            (!entry.waiting.is_empty() && entry.id.is_some()).then(|| entry.waiting.remove(0));
+        match (ok && !self.draining, waiter) {
+            (true, Some(reply)) => self.deliver(key, Ok(page), None, reply),
+            (true, None) => {
+                entry.idle.push(page);
+                self.stats.idle_pages.fetch_add(1, Ordering::Relaxed);
+            }
+            (false, waiter) => {
+                tracing::debug!("a page failed reset; replacing it");
+                let context = entry.id.clone();
+                self.spawn_close(page);
+                if let (Some(reply), Some(context)) = (waiter, context) {
+                    self.spawn_open_page(key, context, reply);
+                }
+            }
         }
     }
 
@@ -190,6 +233,7 @@ impl Actor {
                     Err(why) => tracing::warn!(%why, "cannot prepare a spare isolated context"),
                 }
             }
+            JobDone::Reset { key, page, ok } => self.reset_done(key, page, ok),
             JobDone::Tidied => {}
             JobDone::Health(Ok(memory)) => {
                 self.stats.memory_bytes.store(memory, Ordering::Relaxed);
@@ -279,9 +323,17 @@ impl Actor {
         });
     }
 
+    /// True while some page is in flight between records (being opened or reset): a sweep
+    /// would take it for an orphan.
+    fn pages_in_transit(&self) -> bool {
+        self.pages_opening > 0
+            || self.spares_pending > 0
+            || self.contexts.values().any(|e| e.resetting > 0)
+    }
+
     fn start_sweep(&mut self) {
-        if self.pages_opening > 0 || self.spares_pending > 0 {
-            return; // a page being opened is not in our records yet: sweep next time
+        if self.pages_in_transit() {
+            return; // not every page is in our records yet: sweep next time
         }
         let browser = Arc::clone(&self.browser);
         let limit = self.settings.cdp_timeout;
@@ -295,7 +347,7 @@ impl Actor {
         &mut self,
         targets: Vec<chromiumoxide::cdp::browser_protocol::target::TargetId>,
     ) {
-        if self.pages_opening > 0 || self.spares_pending > 0 || !self.leases.is_empty() {
+        if self.pages_in_transit() || !self.leases.is_empty() {
             // Leased pages may have opened popups that belong to the running task.
             return;
         }

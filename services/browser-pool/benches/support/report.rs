@@ -1,0 +1,106 @@
+//! Printing the results as Markdown: the mode × concurrency table, the ratios of pooled to
+//! the other modes, and the memory soak.
+
+use super::{
+    measure::{Run, mib},
+    modes::{Mode, POOL_BROWSERS},
+};
+
+/// Concurrency of the memory soak.
+pub const SOAK_CONCURRENCY: usize = 4;
+
+/// What the soak measured.
+pub struct Soak {
+    /// The soak's tasks.
+    pub run: Run,
+    /// Failed warm-up tasks.
+    pub warmup_errors: usize,
+    /// Browser pids and their trees' summed memory before.
+    pub before: (Vec<u32>, u64),
+    /// The same after.
+    pub after: (Vec<u32>, u64),
+}
+
+/// One row per mode × concurrency.
+pub fn print_table(rows: &[(Mode, usize, Run)]) {
+    println!("| mode | concurrency | tasks | tasks/s | p50 ms | p95 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (mode, concurrency, run) in rows {
+        println!(
+            "| {} | {concurrency} | {} | {:.1} | {:.0} | {:.0} | {} |",
+            mode.name(),
+            run.tasks,
+            run.tasks_per_s(),
+            run.percentile_ms(50.0),
+            run.percentile_ms(95.0),
+            run.errors
+        );
+    }
+    println!();
+}
+
+/// Pooled tasks/s ÷ each other mode's, per concurrency.
+pub fn print_ratios(rows: &[(Mode, usize, Run)], concurrency: &[usize]) {
+    let rate = |mode: Mode, c: usize| {
+        rows.iter()
+            .find(|(m, rc, _)| *m == mode && *rc == c)
+            .map_or(0.0, |(_, _, run)| run.tasks_per_s())
+    };
+    println!(
+        "| concurrency | pooled ÷ page-per-task | pooled ÷ context-per-task | pooled ÷ browser-per-task |"
+    );
+    println!("|---:|---:|---:|---:|");
+    for &c in concurrency {
+        let pooled = rate(Mode::Pooled, c);
+        let ratio = |other: Mode| match rate(other, c) {
+            r if r > 0.0 => format!("{:.1}×", pooled / r),
+            _ => "n/a".into(),
+        };
+        println!(
+            "| {c} | {} | {} | {} |",
+            ratio(Mode::PagePerTask),
+            ratio(Mode::ContextPerTask),
+            ratio(Mode::BrowserPerTask)
+        );
+    }
+    println!();
+}
+
+/// The soak's throughput and the memory growth of the pool's browsers.
+pub fn print_soak(soak: &Soak, warmup: usize) {
+    let (before, after) = (soak.before.1, soak.after.1);
+    let growth = if before > 0 {
+        (after as f64 - before as f64) / before as f64 * 100.0
+    } else {
+        f64::NAN
+    };
+    println!(
+        "Memory soak: {} pooled tasks at concurrency {SOAK_CONCURRENCY} on {POOL_BROWSERS} \
+         browsers (recycling off), after {} warm-up tasks: {:.1} tasks/s, p50 {:.0} ms, \
+         p95 {:.0} ms, {} errors ({} in warm-up).",
+        soak.run.tasks,
+        warmup,
+        soak.run.tasks_per_s(),
+        soak.run.percentile_ms(50.0),
+        soak.run.percentile_ms(95.0),
+        soak.run.errors,
+        soak.warmup_errors
+    );
+    println!(
+        "Chromium trees' memory (PSS, summed): before {:.1} MiB, after {:.1} MiB, growth \
+         {growth:+.1}% (asked: < 5%).",
+        mib(before),
+        mib(after)
+    );
+    if soak.before.0 != soak.after.0 {
+        println!(
+            "Warning: the browsers changed during the soak (pids {:?} → {:?}); the growth \
+             figure compares different browsers.",
+            soak.before.0, soak.after.0
+        );
+    }
+    if !soak.run.error_samples.is_empty() {
+        println!("Soak errors: {:?}", soak.run.error_samples);
+    }
+    println!();
+}
