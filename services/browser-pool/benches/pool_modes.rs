@@ -43,6 +43,8 @@
 //! concurrency (DESIGN.md asks ≥ 3 against page-per-task and ≥ 10 against browser-per-task),
 //! the soak's memory growth (asked: < 5%), leftover chromium processes (must be 0) and the
 //! total wall time. The process exits non-zero if any task failed or anything was left behind.
+//! SIGINT or SIGTERM stops it cleanly: running tasks finish, every browser is shut down and
+//! reaped, partial results are printed, and it exits with 130.
 //! Numbers are only comparable within one run on one machine.
 
 mod support;
@@ -53,7 +55,11 @@ use drover_browser_pool::{
     launcher::{LaunchConfig, become_subreaper},
     pool::BrowserPool,
 };
-use tokio::time::Instant;
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
 
 use support::{
     measure::{Run, chromium_children, pool_memory, run_tasks},
@@ -139,6 +145,7 @@ async fn main() -> ExitCode {
         .init();
     // Chromium's daemonized helpers are reparented to us, so shutdown can reap them.
     become_subreaper();
+    let stop = stop_on_signal();
     let launch = LaunchConfig {
         profiles_root: std::env::temp_dir().join("drover-bench"),
         extra_args: settings.chromium_args.clone(),
@@ -158,6 +165,9 @@ async fn main() -> ExitCode {
     let mut rows: Vec<(Mode, usize, Run)> = Vec::new();
     let mut product = None;
     for mode in Mode::ALL {
+        if stop.is_cancelled() {
+            break;
+        }
         let (tasks, rounds) = match mode {
             Mode::BrowserPerTask => (settings.browser_tasks, settings.warmup_rounds.min(1)),
             Mode::ContextPerTask => (settings.context_tasks, settings.warmup_rounds),
@@ -182,8 +192,12 @@ async fn main() -> ExitCode {
         if let Runner::PagePerTask(lab) = &*runner {
             product = lab.product().await;
         }
-        for &concurrency in &settings.concurrency {
-            let warmup = run_tasks(&runner, &steps, concurrency, rounds * concurrency).await;
+        for &concurrency in settings
+            .concurrency
+            .iter()
+            .take_while(|_| !stop.is_cancelled())
+        {
+            let warmup = run_tasks(&runner, &steps, concurrency, rounds * concurrency, &stop).await;
             if warmup.errors > 0 {
                 eprintln!(
                     "{} ×{concurrency}: {} of {} warm-up tasks failed: {:?}",
@@ -193,7 +207,7 @@ async fn main() -> ExitCode {
                     warmup.error_samples
                 );
             }
-            let run = run_tasks(&runner, &steps, concurrency, tasks).await;
+            let run = run_tasks(&runner, &steps, concurrency, tasks, &stop).await;
             eprintln!(
                 "{} ×{concurrency}: {} tasks in {:.1} s, {} errors",
                 mode.name(),
@@ -208,8 +222,12 @@ async fn main() -> ExitCode {
         }
     }
 
-    eprintln!("soak: {} pooled tasks…", settings.soak_tasks);
-    let soak = soak(&launch, &steps, pages, &settings).await;
+    let soak = if stop.is_cancelled() {
+        Err("skipped: the bench was stopped".to_owned())
+    } else {
+        eprintln!("soak: {} pooled tasks…", settings.soak_tasks);
+        soak(&launch, &steps, pages, &settings, &stop).await
+    };
     drop(site);
     // Everything was shut down and reaped above; allow a moment for the last exits.
     let until = Instant::now() + Duration::from_secs(3);
@@ -219,10 +237,10 @@ async fn main() -> ExitCode {
         leftovers = chromium_children();
     }
 
-    let build = if cfg!(debug_assertions) {
-        "debug build: smoke numbers only"
-    } else {
-        "release build"
+    let build = match (cfg!(debug_assertions), stop.is_cancelled()) {
+        (_, true) => "STOPPED EARLY: partial results",
+        (true, false) => "debug build: smoke numbers only",
+        (false, false) => "release build",
     };
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -254,7 +272,7 @@ async fn main() -> ExitCode {
         }
         Err(e) => {
             failed += 1;
-            println!("Memory soak failed: {e}\n");
+            println!("Memory soak: {e}\n");
         }
     }
     for (mode, concurrency, run) in rows.iter().filter(|(_, _, run)| run.errors > 0) {
@@ -272,7 +290,9 @@ async fn main() -> ExitCode {
         println!("  pid {} state {}", p.pid, p.state);
     }
     println!("Total wall time: {:.1} s", started.elapsed().as_secs_f64());
-    if failed > 0 || !leftovers.is_empty() {
+    if stop.is_cancelled() {
+        ExitCode::from(130)
+    } else if failed > 0 || !leftovers.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -286,15 +306,16 @@ async fn soak(
     steps: &Arc<Vec<(u32, drover_api::Step)>>,
     pages: usize,
     settings: &Settings,
+    stop: &CancellationToken,
 ) -> Result<Soak, String> {
     let pool = BrowserPool::start(pool_config(launch, pages, 0))
         .await
         .map_err(|e| format!("cannot start the pool: {e}"))?;
     let runner = Arc::new(Runner::Pooled(pool.clone()));
-    let warmup = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_warmup).await;
+    let warmup = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_warmup, stop).await;
     tokio::time::sleep(SETTLE).await;
     let before = pool_memory(&pool);
-    let run = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_tasks).await;
+    let run = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_tasks, stop).await;
     tokio::time::sleep(SETTLE).await;
     let after = pool_memory(&pool);
     drop(runner);
@@ -305,4 +326,30 @@ async fn soak(
         before,
         after,
     })
+}
+
+/// Fires on SIGINT or SIGTERM: the bench then starts no new task and shuts every browser down
+/// properly (a plain kill would leave Chromium trees and their crashpad handlers behind).
+fn stop_on_signal() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let (mut interrupt, mut terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+        _ => {
+            eprintln!("pool_modes: cannot handle signals; a kill leaves chromium behind");
+            return stop;
+        }
+    };
+    let fire = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        eprintln!("pool_modes: stopping: letting running tasks finish, then shutting down");
+        fire.cancel();
+    });
+    stop
 }

@@ -213,6 +213,20 @@ impl BrowserHandle {
                 gone.cancel();
             }
         });
+        // Chromium opens a tab at start; the pool never uses the default context, so close it
+        // now rather than let it hold a renderer until the first orphan sweep.
+        if let Ok(targets) = ops::page_targets(&browser, settings.cdp_timeout).await {
+            for target in targets {
+                let close =
+                    chromiumoxide::cdp::browser_protocol::target::CloseTargetParams::new(target);
+                let _ = ops::bounded(
+                    settings.cdp_timeout,
+                    "close the start tab",
+                    browser.execute(close),
+                )
+                .await;
+            }
+        }
         let stats = Arc::new(BrowserStats {
             id,
             pid: u32::try_from(process.pid()).unwrap_or(0),

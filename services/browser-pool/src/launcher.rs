@@ -135,7 +135,9 @@ const BASE_SWITCHES: &[&str] = &[
     "disable-renderer-backgrounding",
     // Small /dev/shm in containers otherwise crashes renderers.
     "disable-dev-shm-usage",
-    "disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame",
+    // BackForwardCache: a pooled page leaves every task's document for about:blank, and the
+    // cache would keep each one frozen in memory instead of unloading it.
+    "disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame,BackForwardCache",
     "mute-audio",
     "hide-scrollbars",
     // Chromium picks a free port and prints the endpoint on stderr.

@@ -605,9 +605,10 @@ async fn shared_pages_are_reused_and_reset_between_tasks() {
         first[1].value,
         OutputValue::Evaluate(r#"["first",2]"#.into())
     );
-    // The page goes back, is reset off the task's path, and serves the tenant's next task:
-    // it starts on a verified empty about:blank, and its history (2 entries; a new page has
-    // 1) shows it is the same page.
+    wait_until_idle(&pool).await;
+    let pages_before = page_targets(&pool).await.expect("page count");
+    // The page went back, was reset off the task's path (blank, history forgotten), and
+    // serves the tenant's next task.
     let second = pool
         .run(task(
             "t",
@@ -623,7 +624,27 @@ async fn shared_pages_are_reused_and_reset_between_tasks() {
         .unwrap();
     assert_eq!(
         second[0].value,
-        OutputValue::Evaluate(r#"["about:blank",0,2]"#.into())
+        OutputValue::Evaluate(r#"["about:blank",0,1]"#.into())
+    );
+    wait_until_idle(&pool).await;
+    assert_eq!(
+        page_targets(&pool).await,
+        Some(pages_before),
+        "the same page, not a second one"
     );
     pool.drain(Duration::from_secs(2)).await;
+}
+
+/// Waits until the pool's first browser has no page out and at least one idle page.
+async fn wait_until_idle(pool: &BrowserPool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = pool.browsers()[0].stats().clone();
+        if stats.in_use.load(Relaxed) == 0 && stats.idle_pages.load(Relaxed) > 0 {
+            return;
+        }
+        assert!(Instant::now() < until, "the page never came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

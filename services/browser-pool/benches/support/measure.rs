@@ -12,6 +12,7 @@ use std::{
 use drover_api::Step;
 use drover_browser_pool::{pool::BrowserPool, procfs};
 use tokio::{task::JoinSet, time::Instant};
+use tokio_util::sync::CancellationToken;
 
 use super::modes::Runner;
 
@@ -21,7 +22,7 @@ const KEPT_ERRORS: usize = 3;
 /// What one run of tasks measured.
 #[derive(Debug, Default)]
 pub struct Run {
-    /// Tasks started.
+    /// Tasks run (fewer than asked if the bench was stopped).
     pub tasks: usize,
     /// From the first task's start to the last task's end.
     pub wall: Duration,
@@ -63,21 +64,24 @@ impl Run {
 }
 
 /// Runs `tasks` tasks on `runner`, `concurrency` at a time: each of `concurrency` workers
-/// takes the next task as soon as its previous one ends (a closed loop, no pacing).
+/// takes the next task as soon as its previous one ends (a closed loop, no pacing). Once
+/// `stop` fires, no new task starts; those running finish (each is bounded).
 pub async fn run_tasks(
     runner: &Arc<Runner>,
     steps: &Arc<Vec<(u32, Step)>>,
     concurrency: usize,
     tasks: usize,
+    stop: &CancellationToken,
 ) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = JoinSet::new();
     for _ in 0..concurrency {
         let (runner, steps, next) = (Arc::clone(runner), Arc::clone(steps), Arc::clone(&next));
+        let stop = stop.clone();
         workers.spawn(async move {
             let mut outcomes = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < tasks {
+            while !stop.is_cancelled() && next.fetch_add(1, Ordering::Relaxed) < tasks {
                 let began = Instant::now();
                 let outcome = runner.run_task(&steps).await;
                 outcomes.push(outcome.map(|()| began.elapsed()));
@@ -85,10 +89,8 @@ pub async fn run_tasks(
             outcomes
         });
     }
-    let mut run = Run {
-        tasks,
-        ..Run::default()
-    };
+    let mut run = Run::default();
+    let mut lost_workers = 0;
     while let Some(joined) = workers.join_next().await {
         match joined {
             Ok(outcomes) => {
@@ -99,13 +101,20 @@ pub async fn run_tasks(
                     }
                 }
             }
-            Err(e) => run.record_error(format!("worker failed: {e}")),
+            Err(e) => {
+                lost_workers += 1;
+                run.record_error(format!("worker failed: {e}"));
+            }
         }
     }
     run.wall = started.elapsed();
-    // A failed worker leaves its tasks unaccounted for: count them as errors.
-    let missing = tasks.saturating_sub(run.latencies.len() + run.errors);
-    run.errors += missing;
+    run.tasks = run.latencies.len() + run.errors;
+    if lost_workers > 0 && !stop.is_cancelled() {
+        // A failed worker leaves its tasks unaccounted for: count them as errors.
+        let missing = tasks.saturating_sub(run.tasks);
+        run.errors += missing;
+        run.tasks = tasks;
+    }
     run.latencies.sort();
     run
 }

@@ -16,6 +16,7 @@ use chromiumoxide::{
         emulation::{ClearDeviceMetricsOverrideParams, SetDeviceMetricsOverrideParams},
         fetch,
         network::SetUserAgentOverrideParams,
+        page::ResetNavigationHistoryParams,
     },
 };
 use drover_api::model::browser::{BrowserOptions, LoadState};
@@ -98,6 +99,11 @@ pub async fn reset(page: &Page, deadline: Instant) -> Result<(), StepError> {
         })
         .await?;
     }
+    // A pooled page serves many tasks: forget their history so it does not grow with them
+    // (and a task cannot go `history.back()` into the previous task's pages).
+    clock
+        .cdp(page.execute(ResetNavigationHistoryParams::default()))
+        .await?;
     let state = js::call(page, &clock, "blankness", &[]).await?;
     let href = state.get("href").and_then(serde_json::Value::as_str);
     let empty = state.get("empty").and_then(serde_json::Value::as_bool);
