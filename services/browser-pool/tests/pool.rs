@@ -557,9 +557,13 @@ async fn page_targets(pool: &BrowserPool) -> Option<usize> {
         .find_map(|a| a.strip_prefix("--user-data-dir=").map(str::to_owned))?;
     let port_file =
         std::fs::read_to_string(std::path::Path::new(&profile).join("DevToolsActivePort")).ok()?;
-    let port = port_file.lines().next()?.trim().to_owned();
+    // The WebSocket endpoint itself: an http:// one makes chromiumoxide fetch it with reqwest,
+    // whose TLS provider a workspace build leaves to the binary that installs it.
+    let mut lines = port_file.lines();
+    let port = lines.next()?.trim().to_owned();
+    let path = lines.next()?.trim().to_owned();
     let (mut browser, mut handler) =
-        chromiumoxide::Browser::connect(format!("http://127.0.0.1:{port}"))
+        chromiumoxide::Browser::connect(format!("ws://127.0.0.1:{port}{path}"))
             .await
             .ok()?;
     let polling =
