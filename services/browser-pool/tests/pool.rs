@@ -172,104 +172,56 @@ async fn wait_until_running(pool: &BrowserPool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookies_never_cross_tenants_and_sessions_keep_theirs() {
     let pool = BrowserPool::start(config("iso", 1)).await.expect("pool");
-    // Tenant A, isolated: sets a cookie.
-    let a = pool
-        .run(task(
-            "a",
-            Isolation::Isolated,
-            None,
-            vec![step("set", set_cookie("a_iso")), step("get", get_cookies())],
+    let set = |tenant: &str, isolation, key: Option<&str>, name: &str| {
+        let pool = pool.clone();
+        let run = task(
+            tenant,
+            isolation,
+            key,
+            vec![step("set", set_cookie(name)), step("get", get_cookies())],
             LONG,
-        ))
-        .await
-        .expect("task a");
-    assert_eq!(cookie_names(&a), ["a_iso"], "a task sees its own cookie");
-    // Tenant A, shared: sets another.
-    pool.run(task(
-        "a",
-        Isolation::Shared,
-        None,
-        vec![step("set", set_cookie("a_shared"))],
-        LONG,
-    ))
-    .await
-    .unwrap();
-    // Tenant B sees neither, shared or isolated.
-    for isolation in [Isolation::Shared, Isolation::Isolated] {
-        let b = pool
-            .run(task(
-                "b",
-                isolation,
-                None,
-                vec![step("get", get_cookies())],
-                LONG,
-            ))
-            .await
-            .unwrap();
-        assert!(
-            cookie_names(&b).is_empty(),
-            "tenant b saw {:?} ({isolation:?})",
-            cookie_names(&b)
         );
+        async move { cookie_names(&pool.run(run).await.expect("set cookie")) }
+    };
+    let seen = |tenant: &str, isolation, key: Option<&str>| {
+        let pool = pool.clone();
+        let run = task(
+            tenant,
+            isolation,
+            key,
+            vec![step("get", get_cookies())],
+            LONG,
+        );
+        async move { cookie_names(&pool.run(run).await.expect("get cookies")) }
+    };
+    assert_eq!(
+        set("a", Isolation::Isolated, None, "a_iso").await,
+        ["a_iso"],
+        "a task sees its own cookie"
+    );
+    set("a", Isolation::Shared, None, "a_shared").await;
+    // Tenant B sees neither tenant A cookie, shared or isolated.
+    for isolation in [Isolation::Shared, Isolation::Isolated] {
+        let b = seen("b", isolation, None).await;
+        assert!(b.is_empty(), "tenant b saw {b:?} ({isolation:?})");
     }
     // Tenant A's next shared task still sees its shared cookie; a new isolated one does not.
-    let a_again = pool
-        .run(task(
-            "a",
-            Isolation::Shared,
-            None,
-            vec![step("get", get_cookies())],
-            LONG,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(cookie_names(&a_again), ["a_shared"]);
-    let a_iso = pool
-        .run(task(
-            "a",
-            Isolation::Isolated,
-            None,
-            vec![step("get", get_cookies())],
-            LONG,
-        ))
-        .await
-        .unwrap();
+    assert_eq!(seen("a", Isolation::Shared, None).await, ["a_shared"]);
     assert!(
-        cookie_names(&a_iso).is_empty(),
+        seen("a", Isolation::Isolated, None).await.is_empty(),
         "isolated contexts are fresh"
     );
     // A session keeps its cookies for the next task with the same key, and only for it.
-    pool.run(task(
-        "a",
-        Isolation::Session,
-        Some("user-1"),
-        vec![step("set", set_cookie("logged_in"))],
-        LONG,
-    ))
-    .await
-    .unwrap();
-    let same = pool
-        .run(task(
-            "a",
-            Isolation::Session,
-            Some("user-1"),
-            vec![step("get", get_cookies())],
-            LONG,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(cookie_names(&same), ["logged_in"]);
-    let other = pool
-        .run(task(
-            "a",
-            Isolation::Session,
-            Some("user-2"),
-            vec![step("get", get_cookies())],
-            LONG,
-        ))
-        .await
-        .unwrap();
-    assert!(cookie_names(&other).is_empty());
+    set("a", Isolation::Session, Some("user-1"), "logged_in").await;
+    assert_eq!(
+        seen("a", Isolation::Session, Some("user-1")).await,
+        ["logged_in"]
+    );
+    assert!(
+        seen("a", Isolation::Session, Some("user-2"))
+            .await
+            .is_empty()
+    );
     let trees = browser_trees(&pool);
     pool.drain(Duration::from_secs(5)).await;
     assert_all_gone(&trees);
