@@ -11,8 +11,8 @@
 //!
 //! All modes run the steps through the pool's own step code, so they differ only in the
 //! page, context and browser lifecycle (see `support/modes.rs`). Then a soak: 2,000 pooled
-//! tasks at concurrency 4 on the same two browsers (recycling off), with the summed memory
-//! (PSS) of both browsers' process trees sampled before (after a warm-up) and after. Finally
+//! tasks at concurrency 4 on the same two browsers (recycling off), with the memory of both
+//! browsers' process trees sampled after a warm-up and after each quarter. Finally
 //! it checks `/proc` for chromium processes left behind.
 //!
 //! # Running
@@ -41,7 +41,9 @@
 //! p50 / p95 task latency, and failed tasks (every task should succeed; failures are counted
 //! and a few messages printed, never a panic). Then pooled ÷ each other mode's tasks/s per
 //! concurrency (DESIGN.md asks ≥ 3 against page-per-task and ≥ 10 against browser-per-task),
-//! the soak's memory growth (asked: < 5%), leftover chromium processes (must be 0) and the
+//! the soak's memory samples and growth (asked: < 5%, on summed PSS; PSS splits shared pages
+//! with every process mapping them, Chromiums of other jobs included, so the private-memory
+//! growth is printed too), leftover chromium processes (must be 0) and the
 //! total wall time. The process exits non-zero if any task failed or anything was left behind.
 //! SIGINT or SIGTERM stops it cleanly: running tasks finish, every browser is shut down and
 //! reaped, partial results are printed, and it exits with 130.
@@ -70,6 +72,8 @@ use support::{
 
 /// Pause before each memory sample, so pages just reset are at rest.
 const SETTLE: Duration = Duration::from_secs(2);
+/// The soak runs in this many parts, memory sampled after each.
+const SOAK_PARTS: usize = 4;
 
 /// How much to run; see the module docs for the variables.
 struct Settings {
@@ -314,17 +318,24 @@ async fn soak(
     let runner = Arc::new(Runner::Pooled(pool.clone()));
     let warmup = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_warmup, stop).await;
     tokio::time::sleep(SETTLE).await;
-    let before = pool_memory(&pool);
-    let run = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_tasks, stop).await;
-    tokio::time::sleep(SETTLE).await;
-    let after = pool_memory(&pool);
+    let mut samples = vec![(0, pool_memory(&pool))];
+    // In parts, with a sample after each, to tell steady growth from a step or noise.
+    let mut run = Run::default();
+    let mut done = 0;
+    for part in 1..=SOAK_PARTS {
+        let upto = settings.soak_tasks * part / SOAK_PARTS;
+        let tasks = upto - done;
+        run.absorb(run_tasks(&runner, steps, SOAK_CONCURRENCY, tasks, stop).await);
+        done = upto;
+        tokio::time::sleep(SETTLE).await;
+        samples.push((run.tasks, pool_memory(&pool)));
+    }
     drop(runner);
     pool.drain(Duration::from_secs(10)).await;
     Ok(Soak {
         run,
         warmup_errors: warmup.errors,
-        before,
-        after,
+        samples,
     })
 }
 

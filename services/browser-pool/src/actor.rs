@@ -204,7 +204,12 @@ impl BrowserHandle {
                 while let Some(event) = handler.next().await {
                     if let Err(error) = event {
                         if is_fatal(&error) {
-                            tracing::warn!(pid, %error, "browser connection lost");
+                            // Already cancelled: the actor is closing the browser on purpose.
+                            if gone.is_cancelled() {
+                                tracing::debug!(pid, %error, "browser connection closed");
+                            } else {
+                                tracing::warn!(pid, %error, "browser connection lost");
+                            }
                             break;
                         }
                         tracing::debug!(pid, %error, "ignoring a CDP message chromiumoxide cannot use");

@@ -1,5 +1,6 @@
 //! Measuring: running a fixed number of tasks at a fixed concurrency ([`run_tasks`]), latency
-//! percentiles, the memory of the pool's browsers, and chromium processes left behind.
+//! percentiles, the memory of the pool's browsers ([`pool_memory`]), and chromium processes left
+//! behind.
 
 use std::{
     sync::{
@@ -53,6 +54,20 @@ impl Run {
         let rank = (p / 100.0 * self.latencies.len() as f64).ceil() as usize;
         let at = rank.clamp(1, self.latencies.len()) - 1;
         self.latencies[at].as_secs_f64() * 1000.0
+    }
+
+    /// Adds a later run of the same series (the soak runs in parts between memory samples).
+    pub fn absorb(&mut self, later: Run) {
+        self.tasks += later.tasks;
+        self.wall += later.wall;
+        self.errors += later.errors;
+        self.latencies.extend(later.latencies);
+        self.latencies.sort();
+        for error in later.error_samples {
+            if self.error_samples.len() < KEPT_ERRORS && !self.error_samples.contains(&error) {
+                self.error_samples.push(error);
+            }
+        }
     }
 
     fn record_error(&mut self, error: String) {
@@ -119,15 +134,53 @@ pub async fn run_tasks(
     run
 }
 
-/// The pool's browsers (by pid) and the summed memory (PSS) of their process trees.
-pub fn pool_memory(pool: &BrowserPool) -> (Vec<u32>, u64) {
-    let mut pids: Vec<u32> = pool.browsers().iter().map(|b| b.stats().pid).collect();
-    pids.sort_unstable();
-    let bytes = pids
-        .iter()
-        .map(|&pid| procfs::tree_memory_bytes(pid as i32, pid as i32))
-        .sum();
-    (pids, bytes)
+/// The memory of the pool's browsers at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct PoolMemory {
+    /// The browsers' pids, sorted: the same list before and after means the same browsers.
+    pub pids: Vec<u32>,
+    /// Live processes in their trees.
+    pub processes: usize,
+    /// Summed PSS: shared pages split between every process on the machine that maps them,
+    /// so other Chromiums running alongside lower it.
+    pub pss: u64,
+    /// Summed private (unshared) memory: what the trees alone hold, whatever else runs.
+    pub private: u64,
+}
+
+/// Samples the pool's browsers' process trees (zombies left out).
+pub fn pool_memory(pool: &BrowserPool) -> PoolMemory {
+    let mut memory = PoolMemory {
+        pids: pool.browsers().iter().map(|b| b.stats().pid).collect(),
+        ..PoolMemory::default()
+    };
+    memory.pids.sort_unstable();
+    for &pid in &memory.pids {
+        let tree = procfs::process_tree(pid as i32, pid as i32);
+        for process in tree.iter().filter(|p| p.state != 'Z') {
+            if let Some((pss, private)) = rollup(process.pid) {
+                memory.processes += 1;
+                memory.pss += pss;
+                memory.private += private;
+            }
+        }
+    }
+    memory
+}
+
+/// PSS and private bytes of one process, from `/proc/<pid>/smaps_rollup`.
+fn rollup(pid: i32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    Some((
+        field("Pss:"),
+        field("Private_Clean:") + field("Private_Dirty:"),
+    ))
 }
 
 /// Processes named `chrom*` (chromium, chrome_crashpad…) whose parent is this process,

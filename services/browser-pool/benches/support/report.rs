@@ -2,7 +2,7 @@
 //! the other modes, and the memory soak.
 
 use super::{
-    measure::{Run, mib},
+    measure::{PoolMemory, Run, mib},
     modes::{Mode, POOL_BROWSERS},
 };
 
@@ -15,10 +15,8 @@ pub struct Soak {
     pub run: Run,
     /// Failed warm-up tasks.
     pub warmup_errors: usize,
-    /// Browser pids and their trees' summed memory before.
-    pub before: (Vec<u32>, u64),
-    /// The same after.
-    pub after: (Vec<u32>, u64),
+    /// Memory after the warm-up, then after each part: (soak tasks run so far, memory).
+    pub samples: Vec<(usize, PoolMemory)>,
 }
 
 /// One row per mode × concurrency.
@@ -68,16 +66,20 @@ pub fn print_ratios(rows: &[(Mode, usize, Run)], concurrency: &[usize]) {
 
 /// The soak's throughput and the memory growth of the pool's browsers.
 pub fn print_soak(soak: &Soak, warmup: usize) {
-    let (before, after) = (soak.before.1, soak.after.1);
-    let growth = if before > 0 {
-        (after as f64 - before as f64) / before as f64 * 100.0
-    } else {
-        f64::NAN
+    let growth = |pick: fn(&PoolMemory) -> u64| {
+        let first = soak.samples.first().map_or(0, |(_, m)| pick(m));
+        let last = soak.samples.last().map_or(0, |(_, m)| pick(m));
+        let percent = if first > 0 {
+            (last as f64 - first as f64) / first as f64 * 100.0
+        } else {
+            f64::NAN
+        };
+        (first, last, percent)
     };
     println!(
         "Memory soak: {} pooled tasks at concurrency {SOAK_CONCURRENCY} on {POOL_BROWSERS} \
          browsers (recycling off), after {} warm-up tasks: {:.1} tasks/s, p50 {:.0} ms, \
-         p95 {:.0} ms, {} errors ({} in warm-up).",
+         p95 {:.0} ms, {} errors ({} in warm-up).\n",
         soak.run.tasks,
         warmup,
         soak.run.tasks_per_s(),
@@ -86,17 +88,30 @@ pub fn print_soak(soak: &Soak, warmup: usize) {
         soak.run.errors,
         soak.warmup_errors
     );
+    println!("| soak tasks done | processes | PSS MiB | private MiB |");
+    println!("|---:|---:|---:|---:|");
+    for (done, memory) in &soak.samples {
+        println!(
+            "| {done} | {} | {:.1} | {:.1} |",
+            memory.processes,
+            mib(memory.pss),
+            mib(memory.private)
+        );
+    }
+    let (before, after, pss_growth) = growth(|m| m.pss);
+    let (_, _, private_growth) = growth(|m| m.private);
     println!(
-        "Chromium trees' memory (PSS, summed): before {:.1} MiB, after {:.1} MiB, growth \
-         {growth:+.1}% (asked: < 5%).",
+        "\nChromium trees' memory (PSS, summed): before {:.1} MiB, after {:.1} MiB, growth \
+         {pss_growth:+.1}% (asked: < 5%); private memory growth {private_growth:+.1}%.",
         mib(before),
         mib(after)
     );
-    if soak.before.0 != soak.after.0 {
+    let pids = |m: Option<&(usize, PoolMemory)>| m.map(|(_, m)| m.pids.clone()).unwrap_or_default();
+    let (first_pids, last_pids) = (pids(soak.samples.first()), pids(soak.samples.last()));
+    if first_pids != last_pids {
         println!(
-            "Warning: the browsers changed during the soak (pids {:?} → {:?}); the growth \
-             figure compares different browsers.",
-            soak.before.0, soak.after.0
+            "Warning: the browsers changed during the soak (pids {first_pids:?} → \
+             {last_pids:?}); the growth figures compare different browsers."
         );
     }
     if !soak.run.error_samples.is_empty() {
