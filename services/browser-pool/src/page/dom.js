@@ -113,11 +113,6 @@
   landing() {
     return { href: location.href, title: document.title };
   },
-  // Leaves the document by a page-initiated navigation (for reset; see prepare.rs).
-  leave() {
-    location.replace('about:blank');
-    return true;
-  },
   // Where the main document is, and whether it is an empty about:blank (for reset).
   blankness() {
     return {

@@ -78,6 +78,20 @@ pub(crate) async fn call(
     }
 }
 
+/// Evaluates a small expression on its own (without shipping the `dom.js` helpers) and
+/// returns its value; for hot loops such as reset's polling.
+pub(crate) async fn value(
+    page: &Page,
+    clock: &Clock,
+    expression: &str,
+) -> Result<Value, StepError> {
+    let reply = run(page, clock, expression.to_owned(), false).await?;
+    match &reply.exception_details {
+        Some(details) => Err(StepError::Failed(exception_message(details))),
+        None => Ok(reply.result.value.unwrap_or(Value::Null)),
+    }
+}
+
 async fn run(
     page: &Page,
     clock: &Clock,
