@@ -49,6 +49,9 @@ pub struct DeploymentConfig {
     /// Requests per minute the provider allows (parks the deployment when reached).
     #[serde(default)]
     pub rpm: Option<u32>,
+    /// Tokens per minute the provider allows (counted from reported usage).
+    #[serde(default)]
+    pub tpm: Option<u32>,
     /// Whole-request time limit per attempt, in seconds.
     #[serde(default = "defaults::timeout_secs")]
     pub timeout_secs: u64,
@@ -101,6 +104,32 @@ pub struct RouterConfig {
     /// How long a cached response lives, in seconds.
     #[serde(default = "defaults::cache_ttl_secs")]
     pub cache_ttl_secs: u64,
+    /// Attempts per request at most, failovers included.
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay (full jitter), in milliseconds.
+    #[serde(default = "defaults::backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    #[serde(default = "defaults::backoff_cap_ms")]
+    pub backoff_cap_ms: u64,
+    /// Largest request accepted, in bytes of message text (larger: INVALID_ARGUMENT).
+    #[serde(default = "defaults::max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// Largest provider response read, in bytes (streamed answers included).
+    #[serde(default = "defaults::max_response_bytes")]
+    pub max_response_bytes: usize,
+    /// Chunks buffered per stream between the provider and a slow client.
+    #[serde(default = "defaults::stream_buffer")]
+    pub stream_buffer: usize,
+    /// A deployment's breaker opens after this many failures in a row (or half of at least
+    /// 10 calls failing within 10 s).
+    #[serde(default = "defaults::breaker_consecutive_failures")]
+    pub breaker_consecutive_failures: u32,
+    /// How long an open breaker refuses calls before letting a probe through, in
+    /// milliseconds (doubling per failed probe, up to 12×).
+    #[serde(default = "defaults::breaker_open_ms")]
+    pub breaker_open_ms: u64,
     /// The endpoints.
     pub deployments: Vec<DeploymentConfig>,
     /// The model groups.
@@ -142,6 +171,30 @@ mod defaults {
     }
     pub fn cache_ttl_secs() -> u64 {
         600
+    }
+    pub fn max_attempts() -> u32 {
+        4
+    }
+    pub fn backoff_base_ms() -> u64 {
+        50
+    }
+    pub fn backoff_cap_ms() -> u64 {
+        2_000
+    }
+    pub fn max_request_bytes() -> usize {
+        4 * 1024 * 1024
+    }
+    pub fn max_response_bytes() -> usize {
+        16 * 1024 * 1024
+    }
+    pub fn stream_buffer() -> usize {
+        32
+    }
+    pub fn breaker_consecutive_failures() -> u32 {
+        5
+    }
+    pub fn breaker_open_ms() -> u64 {
+        5_000
     }
 }
 
@@ -214,6 +267,25 @@ impl RouterConfig {
                 problems.push(format!("{at}: timeouts must be greater than zero"));
             }
         }
+        if self.max_attempts == 0 || self.max_attempts > 10 {
+            problems.push(format!("max_attempts: {} must be between 1 and 10", self.max_attempts));
+        }
+        if self.backoff_base_ms == 0 || self.backoff_cap_ms < self.backoff_base_ms {
+            problems.push("backoff_base_ms must be > 0 and at most backoff_cap_ms".to_owned());
+        }
+        if self.max_request_bytes == 0 || self.max_response_bytes == 0 || self.stream_buffer == 0 {
+            problems.push(
+                "max_request_bytes, max_response_bytes and stream_buffer must be > 0".to_owned(),
+            );
+        }
+        if self.breaker_consecutive_failures == 0 || self.breaker_open_ms == 0 {
+            problems.push(
+                "breaker_consecutive_failures and breaker_open_ms must be > 0".to_owned(),
+            );
+        }
+        if self.request_timeout_secs == 0 {
+            problems.push("request_timeout_secs must be > 0".to_owned());
+        }
         let mut groups = HashMap::new();
         for (i, g) in self.groups.iter().enumerate() {
             let at = format!("groups[{i}] ({:?})", g.name);
@@ -265,6 +337,85 @@ impl RouterConfig {
             Ok(())
         } else {
             Err(ConfigError(problems))
+        }
+    }
+
+    /// Applies `DROVER_AI_ROUTER_<NAME>` overrides of the service settings (listen,
+    /// metrics_listen, queue_wait_ms, request_timeout_secs, cache_entries, cache_ttl_secs,
+    /// max_attempts), then checks the result. `env` reads a variable.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        fn parse<T: std::str::FromStr>(
+            name: &str,
+            value: Option<String>,
+            problems: &mut Vec<String>,
+        ) -> Option<T> {
+            let value = value?;
+            match value.trim().parse() {
+                Ok(parsed) => Some(parsed),
+                Err(_) => {
+                    problems.push(format!("{name}: {value:?} is not a valid value"));
+                    None
+                }
+            }
+        }
+        let var = |name: &str| format!("DROVER_AI_ROUTER_{}", name.to_ascii_uppercase());
+        macro_rules! override_field {
+            ($field:ident) => {
+                let name = var(stringify!($field));
+                if let Some(v) = parse(&name, env(&name), &mut problems) {
+                    self.$field = v;
+                }
+            };
+        }
+        override_field!(listen);
+        override_field!(queue_wait_ms);
+        override_field!(request_timeout_secs);
+        override_field!(cache_entries);
+        override_field!(cache_ttl_secs);
+        override_field!(max_attempts);
+        let name = var("metrics_listen");
+        match env(&name).as_deref().map(str::trim) {
+            None => {}
+            Some("off") => self.metrics_listen = None,
+            Some(addr) => match addr.parse() {
+                Ok(addr) => self.metrics_listen = Some(addr),
+                Err(_) => problems.push(format!("{name}: {addr:?} is not an address or \"off\"")),
+            },
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+        self.check()
+    }
+
+    /// The embedded default: one group, `default`, served by the stand-in provider at
+    /// `base_url` (for the demo and benchmarks; never a real model).
+    pub fn standin(base_url: &str) -> Self {
+        let text = format!(
+            r#"
+            [[deployments]]
+            name = "standin"
+            base_url = "{base_url}"
+            model = "standin-1"
+            max_concurrency = 1024
+
+            [[groups]]
+            name = "default"
+            deployments = ["standin"]
+            "#
+        );
+        toml::from_str(&text).expect("the embedded stand-in configuration is valid")
+    }
+
+    /// Each deployment's breaker settings.
+    pub fn breaker(&self) -> drover_resilience::BreakerConfig {
+        let open = Duration::from_millis(self.breaker_open_ms);
+        drover_resilience::BreakerConfig {
+            consecutive_failures: self.breaker_consecutive_failures,
+            open_interval: open,
+            max_open_interval: open * 12,
+            ..drover_resilience::BreakerConfig::default()
         }
     }
 

@@ -1,11 +1,28 @@
 //! `drover-ai-router`: routes chat and embedding requests to OpenAI-compatible deployments.
 //!
-//! Built so far (issue #4 is in progress): the typed configuration ([`config`]), deployment
-//! selection by weight, outstanding requests or latency ([`selection`]), and each
-//! deployment's health (parking after 429, removal after endpoint faults; [`health`]). The
-//! request path (async-openai behind `drover-resilience`, failover, streaming, cache) and the
-//! gRPC service are next; see the crate's README section in the repository README.
+//! - [`config`]: deployments and model groups from TOML, with environment overrides;
+//! - [`router`]: the one retry loop (failover, parking, removal, backoff, one deadline) and
+//!   the bounded slot wait that is the only queue;
+//! - [`deployment`] and [`upstream`]: each deployment's warm client, slots, breaker, rate
+//!   window, and the HTTP stack under async-openai (no second retry loop, headers read,
+//!   bodies bounded);
+//! - [`ops`] and [`stream`]: chat (cached, single flight), embeddings, streamed chat;
+//! - [`service`] and [`server`]: the gRPC API with health, reflection and metrics.
 
+pub mod cache;
 pub mod config;
+pub mod deployment;
+pub mod failure;
 pub mod health;
+pub mod metrics;
+pub mod ops;
+pub mod request;
+pub mod router;
 pub mod selection;
+pub mod server;
+pub mod service;
+pub mod stream;
+pub mod upstream;
+
+pub use config::RouterConfig;
+pub use router::Router;

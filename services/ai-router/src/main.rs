@@ -1,0 +1,195 @@
+//! `drover-ai-router`: Drover's AI router as a standalone gRPC service.
+//!
+//! Reads its deployments and groups from `--config FILE` (or `DROVER_AI_ROUTER_CONFIG`),
+//! applies `DROVER_AI_ROUTER_*` overrides and flags, serves `drover.v1.AiRouterService` with
+//! health, reflection and Prometheus metrics, and stops gracefully on SIGTERM or SIGINT.
+//! `--standin` runs without any provider: it starts the stand-in provider in-process and
+//! routes the `default` group to it, and says so first thing. A bad configuration exits 2
+//! with every problem listed.
+
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
+
+use drover_ai_router::{Router, RouterConfig, server, upstream::install_crypto_provider};
+use drover_standin_provider::{StandIn, StandInConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+const HELP: &str = "drover-ai-router: OpenAI-compatible routing behind drover.v1.AiRouterService
+
+usage: drover-ai-router (--config FILE | --standin) [--listen ADDR] [--metrics-listen ADDR|off]
+
+  --config FILE             deployments and model groups (TOML; see the README)
+  --standin                 no provider: route group \"default\" to an in-process stand-in
+  --listen ADDR             gRPC address (default 127.0.0.1:50062; port 0 picks one)
+  --metrics-listen ADDR|off Prometheus /metrics address (default 127.0.0.1:9462)
+
+Environment: DROVER_AI_ROUTER_CONFIG (the file), DROVER_AI_ROUTER_<SETTING> for listen,
+metrics_listen, queue_wait_ms, request_timeout_secs, cache_entries, cache_ttl_secs and
+max_attempts. Flags win over the environment, which wins over the file. API keys are read
+from the variables the deployments name (api_key_env), never from the file.
+Logs go to stderr (DROVER_LOG=debug for more).";
+
+struct Args {
+    config: Option<String>,
+    standin: bool,
+    listen: Option<SocketAddr>,
+    metrics_listen: Option<Option<SocketAddr>>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args {
+        config: std::env::var("DROVER_AI_ROUTER_CONFIG").ok(),
+        standin: false,
+        listen: None,
+        metrics_listen: None,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--config" => parsed.config = Some(value("--config")?),
+            "--standin" => parsed.standin = true,
+            "--listen" => {
+                let v = value("--listen")?;
+                parsed.listen = Some(v.parse().map_err(|_| format!("--listen: {v:?} is not an address"))?);
+            }
+            "--metrics-listen" => {
+                let v = value("--metrics-listen")?;
+                parsed.metrics_listen = Some(if v == "off" {
+                    None
+                } else {
+                    Some(v.parse().map_err(|_| format!("--metrics-listen: {v:?} is not an address"))?)
+                });
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    let fail = |why: String| {
+        eprintln!("drover-ai-router: {why}");
+        ExitCode::from(2)
+    };
+    let args = match parse_args(&args) {
+        Ok(args) => args,
+        Err(why) => return fail(why),
+    };
+    install_crypto_provider();
+    let mut standin = None;
+    let mut config = match (&args.config, args.standin) {
+        (Some(path), false) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => return fail(format!("cannot read {path}: {e}")),
+            };
+            match RouterConfig::from_toml(&text) {
+                Ok(config) => config,
+                Err(e) => return fail(e.to_string()),
+            }
+        }
+        (None, true) => {
+            let started = StandIn::start(StandInConfig::default()).await;
+            let Ok(started) = started else {
+                return fail("cannot start the stand-in provider".into());
+            };
+            println!(
+                "drover-ai-router: no provider configured; using the STAND-IN provider at {} \
+                 (deterministic fake answers, not a model)",
+                started.base_url()
+            );
+            let config = RouterConfig::standin(&started.base_url());
+            standin = Some(started);
+            config
+        }
+        (Some(_), true) => return fail("--config and --standin exclude each other".into()),
+        (None, false) => {
+            return fail("no configuration: pass --config FILE or --standin (see --help)".into());
+        }
+    };
+    if let Err(e) = config.apply_env(|name| std::env::var(name).ok()) {
+        return fail(e.to_string());
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(metrics_listen) = args.metrics_listen {
+        config.metrics_listen = metrics_listen;
+    }
+    let router = match Router::new(&config, |var| std::env::var(var).ok()) {
+        Ok(router) => Arc::new(router),
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Some(addr) = config.metrics_listen {
+        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install();
+        if let Err(e) = installed {
+            return fail(format!("cannot serve metrics on {addr}: {e}"));
+        }
+    }
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen)),
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("drover-ai-router listening on {addr}"),
+        Err(e) => tracing::warn!(error = %e, "cannot read the bound address"),
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            wait_for_signal().await;
+            shutdown.cancel();
+        }
+    });
+    let served = server::serve(listener, router, shutdown).await;
+    if let Some(standin) = standin {
+        standin.shutdown().await;
+    }
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("drover-ai-router: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+}
