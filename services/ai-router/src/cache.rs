@@ -71,7 +71,9 @@ impl<V: Clone, E: Clone> Cache<V, E> {
 
     fn lock(&self) -> MutexGuard<'_, Inner<V, E>> {
         // A panic while holding the lock leaves plain data behind; keep serving.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Entries stored now (expired ones not yet dropped included).
@@ -233,7 +235,10 @@ mod tests {
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         assert_eq!(sources.iter().filter(|s| **s == Source::Fetched).count(), 1);
-        assert_eq!(cache.get_or_fetch("k", || async { Ok(0) }).await.1, Source::Hit);
+        assert_eq!(
+            cache.get_or_fetch("k", || async { Ok(0) }).await.1,
+            Source::Hit
+        );
     }
 
     #[tokio::test]
@@ -251,10 +256,11 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let (follower, source) = cache
-            .get_or_fetch("k", || async { Ok(1) })
-            .await;
-        assert_eq!((follower, source), (Err("boom".to_owned()), Source::Coalesced));
+        let (follower, source) = cache.get_or_fetch("k", || async { Ok(1) }).await;
+        assert_eq!(
+            (follower, source),
+            (Err("boom".to_owned()), Source::Coalesced)
+        );
         assert_eq!(leader.await.expect("leader").0, Err("boom".to_owned()));
         assert_eq!(cache.get("k"), None);
     }
@@ -266,7 +272,7 @@ mod tests {
             let cache = Arc::clone(&cache);
             tokio::spawn(async move {
                 cache
-                    .get_or_fetch("k", || std::future::pending::<Result<u32, String>>())
+                    .get_or_fetch("k", std::future::pending::<Result<u32, String>>)
                     .await
             })
         };

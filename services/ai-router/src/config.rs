@@ -268,7 +268,10 @@ impl RouterConfig {
             }
         }
         if self.max_attempts == 0 || self.max_attempts > 10 {
-            problems.push(format!("max_attempts: {} must be between 1 and 10", self.max_attempts));
+            problems.push(format!(
+                "max_attempts: {} must be between 1 and 10",
+                self.max_attempts
+            ));
         }
         if self.backoff_base_ms == 0 || self.backoff_cap_ms < self.backoff_base_ms {
             problems.push("backoff_base_ms must be > 0 and at most backoff_cap_ms".to_owned());
@@ -279,9 +282,8 @@ impl RouterConfig {
             );
         }
         if self.breaker_consecutive_failures == 0 || self.breaker_open_ms == 0 {
-            problems.push(
-                "breaker_consecutive_failures and breaker_open_ms must be > 0".to_owned(),
-            );
+            problems
+                .push("breaker_consecutive_failures and breaker_open_ms must be > 0".to_owned());
         }
         if self.request_timeout_secs == 0 {
             problems.push("request_timeout_secs must be > 0".to_owned());

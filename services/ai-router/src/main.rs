@@ -29,6 +29,9 @@ max_attempts. Flags win over the environment, which wins over the file. API keys
 from the variables the deployments name (api_key_env), never from the file.
 Logs go to stderr (DROVER_LOG=debug for more).";
 
+/// How long calls under way may finish after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct Args {
     config: Option<String>,
     standin: bool,
@@ -55,14 +58,20 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--standin" => parsed.standin = true,
             "--listen" => {
                 let v = value("--listen")?;
-                parsed.listen = Some(v.parse().map_err(|_| format!("--listen: {v:?} is not an address"))?);
+                parsed.listen = Some(
+                    v.parse()
+                        .map_err(|_| format!("--listen: {v:?} is not an address"))?,
+                );
             }
             "--metrics-listen" => {
                 let v = value("--metrics-listen")?;
                 parsed.metrics_listen = Some(if v == "off" {
                     None
                 } else {
-                    Some(v.parse().map_err(|_| format!("--metrics-listen: {v:?} is not an address"))?)
+                    Some(
+                        v.parse()
+                            .map_err(|_| format!("--metrics-listen: {v:?} is not an address"))?,
+                    )
                 });
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -162,7 +171,18 @@ async fn main() -> ExitCode {
             shutdown.cancel();
         }
     });
-    let served = server::serve(listener, router, shutdown).await;
+    // Calls under way get a grace period after the signal; connections kept open by idle
+    // clients do not hold the process beyond it.
+    let served = tokio::select! {
+        served = server::serve(listener, router, shutdown.clone()) => served,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "calls still open after the grace period; stopping");
+            Ok(())
+        }
+    };
     if let Some(standin) = standin {
         standin.shutdown().await;
     }

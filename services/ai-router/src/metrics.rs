@@ -51,8 +51,7 @@ pub fn request_done(op: Op, outcome: &'static str, total: Duration, stats: &Rout
     let op = op.label();
     metrics::counter!("drover_ai_router_requests_total", "op" => op, "outcome" => outcome)
         .increment(1);
-    metrics::histogram!("drover_ai_router_request_seconds", "op" => op)
-        .record(total.as_secs_f64());
+    metrics::histogram!("drover_ai_router_request_seconds", "op" => op).record(total.as_secs_f64());
     if stats.attempts > 0 {
         metrics::histogram!("drover_ai_router_upstream_seconds", "op" => op)
             .record(stats.upstream.as_secs_f64());
@@ -104,7 +103,11 @@ pub fn refresh_gauges(router: &Router) {
             .set(f64::from(d.outstanding()));
         metrics::gauge!("drover_ai_router_breaker_state", "deployment" => name.clone())
             .set(d.breaker.state().gauge_value());
-        let parked = if d.health.parked_until().is_some() { 1.0 } else { 0.0 };
+        let parked = if d.health.parked_until().is_some() {
+            1.0
+        } else {
+            0.0
+        };
         metrics::gauge!("drover_ai_router_parked", "deployment" => name).set(parked);
     }
 }

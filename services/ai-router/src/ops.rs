@@ -135,7 +135,9 @@ impl Router {
         let keys: Vec<String> = call.inputs.iter().map(|i| call.input_key(i)).collect();
         let mut vectors: Vec<Option<Arc<CachedVector>>> =
             keys.iter().map(|k| self.vector_cache.get(k)).collect();
-        let missing: Vec<usize> = (0..vectors.len()).filter(|i| vectors[*i].is_none()).collect();
+        let missing: Vec<usize> = (0..vectors.len())
+            .filter(|i| vectors[*i].is_none())
+            .collect();
         m::cache(Op::Embed, if missing.is_empty() { "hit" } else { "miss" });
         let mut usage = TokenUsage::default();
         let mut stats = RouteStats::default();
@@ -216,11 +218,13 @@ fn completion_of(
     Ok(ChatCompletion {
         content: choice.message.content.unwrap_or_default(),
         finish_reason: finish_reason(choice.finish_reason),
-        usage: answer.usage.map_or_else(TokenUsage::default, |u| TokenUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u.total_tokens,
-        }),
+        usage: answer
+            .usage
+            .map_or_else(TokenUsage::default, |u| TokenUsage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                total_tokens: u.total_tokens,
+            }),
         model: answer.model,
         deployment: deployment.to_owned(),
         cached: false,

@@ -39,9 +39,9 @@ impl ChatCall {
     pub fn render(spec: ChatSpec, outputs: &PriorOutputs) -> Result<Self, DroverError> {
         let mut messages = Vec::with_capacity(spec.messages.len());
         for (i, message) in spec.messages.iter().enumerate() {
-            let text = outputs.render(&message.content).map_err(|why| {
-                invalid(&format!("chat.messages[{i}].content"), &why)
-            })?;
+            let text = outputs
+                .render(&message.content)
+                .map_err(|why| invalid(&format!("chat.messages[{i}].content"), &why))?;
             messages.push((message.role, text));
         }
         Ok(Self {

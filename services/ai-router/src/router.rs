@@ -20,8 +20,7 @@ use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use drover_api::{DroverError, ErrorReason};
 use drover_resilience::{
-    BackoffPolicy, BudgetConfig, Deadline, FailureClass, Jitter, Outcome,
-    RetryBudget,
+    BackoffPolicy, BudgetConfig, Deadline, FailureClass, Jitter, Outcome, RetryBudget,
 };
 use tokio::time::Instant;
 
@@ -311,9 +310,7 @@ impl Router {
                 let index = self.index_of(&lease.deployment);
                 let deployment = Arc::clone(&lease.deployment);
                 let started = Instant::now();
-                let attempt_deadline = deadline
-                    .instant()
-                    .min(started + deployment.attempt_timeout);
+                let attempt_deadline = deadline.instant().min(started + deployment.attempt_timeout);
                 let attempt = tokio::time::timeout_at(attempt_deadline, op(lease)).await;
                 let took = started.elapsed();
                 stats.upstream += took;

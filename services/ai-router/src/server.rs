@@ -25,7 +25,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<AiRouterServiceServer<AiRouterApi>>().await;
+    health
+        .set_serving::<AiRouterServiceServer<AiRouterApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(drover_api::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -69,4 +71,3 @@ pub async fn serve(
 
 /// The service's name for health checks.
 pub const SERVICE_NAME: &str = "drover.v1.AiRouterService";
-

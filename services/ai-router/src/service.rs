@@ -172,9 +172,10 @@ impl pb::ai_router_service_server::AiRouterService for AiRouterApi {
                     drover_resilience::BreakerState::HalfOpen => pb::BreakerState::HalfOpen,
                     drover_resilience::BreakerState::Open => pb::BreakerState::Open,
                 } as i32,
-                parked_until: d.health.parked_until().map(|until| {
-                    prost_types::Timestamp::from(system_now + (until - now))
-                }),
+                parked_until: d
+                    .health
+                    .parked_until()
+                    .map(|until| prost_types::Timestamp::from(system_now + (until - now))),
                 outstanding: d.outstanding(),
                 max_concurrency: d.max_concurrency,
                 latency_ewma: Some(drover_api::validate::to_proto_duration(

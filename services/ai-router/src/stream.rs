@@ -41,8 +41,9 @@ pub struct ChatStream {
     pub stats: RouteStats,
 }
 
-type Upstream =
-    std::pin::Pin<Box<dyn Stream<Item = Result<CreateChatCompletionStreamResponse, OpenAIError>> + Send>>;
+type Upstream = std::pin::Pin<
+    Box<dyn Stream<Item = Result<CreateChatCompletionStreamResponse, OpenAIError>> + Send>,
+>;
 
 impl Router {
     /// Opens a streamed chat; errors before the first chunk (after failover) come back here.
@@ -108,7 +109,10 @@ async fn first_chunk(
         Ok(Ok((_, None))) => Err(AttemptFailure::new(
             FailureClass::Transient,
             ErrorReason::StreamTruncated,
-            format!("deployment {}'s stream ended before its first chunk", d.name),
+            format!(
+                "deployment {}'s stream ended before its first chunk",
+                d.name
+            ),
         )),
         Ok(Ok((_, Some(Err(e))))) => Err(classify(&d.name, &e)),
         Ok(Ok((upstream, Some(Ok(first))))) => Ok((upstream, first)),

@@ -17,10 +17,7 @@ use std::{
 };
 
 use async_openai::{
-    Client,
-    config::OpenAIConfig,
-    error::OpenAIError,
-    middleware::HttpRequestFactory,
+    Client, config::OpenAIConfig, error::OpenAIError, middleware::HttpRequestFactory,
 };
 use drover_resilience::retry_after::http_retry_after;
 use futures::future::BoxFuture;

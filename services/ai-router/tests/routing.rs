@@ -54,8 +54,8 @@ async fn a_5xx_fails_over_to_another_deployment() {
 #[tokio::test]
 async fn a_401_removes_the_deployment_and_another_serves() {
     let provider = standin().await;
-    let wrong_key = deployment("badkey", &provider, "m-a", "weight = 1000")
-        .replace("TEST_KEY", "WRONG_KEY");
+    let wrong_key =
+        deployment("badkey", &provider, "m-a", "weight = 1000").replace("TEST_KEY", "WRONG_KEY");
     let router = router(&format!(
         "{wrong_key}{}
         [[groups]]
@@ -72,12 +72,20 @@ async fn a_401_removes_the_deployment_and_another_serves() {
     assert!(router.deployments()[0].health.is_disabled());
     for i in 0..5 {
         let next = router
-            .chat(&chat("g", &format!("n{i}"), CacheMode::Bypass), within(10.0))
+            .chat(
+                &chat("g", &format!("n{i}"), CacheMode::Bypass),
+                within(10.0),
+            )
             .await;
         assert_eq!(next.0.expect("served").deployment, "fine");
     }
     assert_eq!(
-        provider.stats().outcomes.get("unauthorized").copied().unwrap_or(0),
+        provider
+            .stats()
+            .outcomes
+            .get("unauthorized")
+            .copied()
+            .unwrap_or(0),
         1,
         "the removed deployment is never called again: {:?}",
         provider.stats().outcomes
@@ -148,7 +156,10 @@ async fn a_429_with_retry_after_parks_the_deployment_for_that_long() {
         assert_eq!(answer.deployment, "fine");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(seen(&provider, "m-a+status=429,retry-after=2,fail-first=1"), 1);
+    assert_eq!(
+        seen(&provider, "m-a+status=429,retry-after=2,fail-first=1"),
+        1
+    );
     // After the delay it is back (its fault was scripted for the first request only).
     tokio::time::sleep_until((parked_at + Duration::from_millis(2100)).into()).await;
     let back = router
@@ -183,7 +194,11 @@ async fn every_deployment_parked_answers_rate_limited_with_a_delay() {
     assert_eq!(second.reason, ErrorReason::RateLimited);
     let delay = second.retry_after.expect("says when to come back");
     assert!(delay > Duration::from_secs(25) && delay <= Duration::from_secs(30));
-    assert_eq!(provider.stats().requests, 1, "a parked deployment is not called");
+    assert_eq!(
+        provider.stats().requests,
+        1,
+        "a parked deployment is not called"
+    );
 }
 
 #[tokio::test]
@@ -234,7 +249,9 @@ async fn the_breaker_opens_and_recovers_through_half_open() {
 async fn a_request_never_outlives_its_deadline() {
     let provider = standin().await;
     // Every attempt fails slowly; retries would go on far longer than the deadline.
-    provider.set_behavior("latency=120ms,status=503").expect("behaviour");
+    provider
+        .set_behavior("latency=120ms,status=503")
+        .expect("behaviour");
     let router = router(&format!(
         "max_attempts = 10
         backoff_base_ms = 100
@@ -306,7 +323,10 @@ async fn over_the_limit_and_wait_bound_requests_are_shed_at_once() {
             Err(e) => {
                 assert_eq!(e.reason, ErrorReason::QueueFull, "{e}");
                 assert!(e.retry_after.is_some());
-                assert!(took < Duration::from_millis(500), "shed after the wait bound, not the answer");
+                assert!(
+                    took < Duration::from_millis(500),
+                    "shed after the wait bound, not the answer"
+                );
                 shed += 1;
             }
         }
