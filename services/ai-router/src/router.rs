@@ -80,7 +80,8 @@ pub struct Router {
 pub struct RouteStats {
     /// Attempts made.
     pub attempts: u32,
-    /// Time spent inside provider calls, all attempts together.
+    /// Time spent in HTTP exchanges with providers (request sent to response headers), all
+    /// attempts together.
     pub upstream: Duration,
 }
 
@@ -311,9 +312,14 @@ impl Router {
                 let deployment = Arc::clone(&lease.deployment);
                 let started = Instant::now();
                 let attempt_deadline = deadline.instant().min(started + deployment.attempt_timeout);
-                let attempt = tokio::time::timeout_at(attempt_deadline, op(lease)).await;
+                let (attempt, http_time) =
+                    crate::upstream::timed(tokio::time::timeout_at(attempt_deadline, op(lease)))
+                        .await;
                 let took = started.elapsed();
-                stats.upstream += took;
+                // Upstream time is the provider's side of the exchange (request sent to
+                // answer received); building the request and reading the reply count as
+                // router overhead.
+                stats.upstream += http_time.unwrap_or(took);
                 let (mut lease, result) = match attempt {
                     Ok(done) => done,
                     Err(_) if deadline.is_expired() => return Err(deadline_passed(&stats)),

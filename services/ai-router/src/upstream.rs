@@ -11,9 +11,11 @@
 //!   streamed answer through an unbounded channel; bounding the body bounds that channel too.
 
 use std::{
+    cell::Cell,
+    future::Future,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_openai::{
@@ -24,6 +26,24 @@ use futures::future::BoxFuture;
 use http_body_util::Limited;
 
 use crate::health::DeploymentHealth;
+
+tokio::task_local! {
+    /// Time spent in HTTP exchanges with providers by the current attempt: from sending the
+    /// request to the response's headers. The router's overhead is measured against it.
+    static HTTP_TIME: Cell<Duration>;
+}
+
+/// Runs `attempt` while recording its HTTP time; returns the attempt's output and that time
+/// (`None` if no HTTP exchange happened).
+pub async fn timed<F: Future>(attempt: F) -> (F::Output, Option<Duration>) {
+    HTTP_TIME
+        .scope(Cell::new(Duration::ZERO), async {
+            let output = attempt.await;
+            let took = HTTP_TIME.with(Cell::get);
+            (output, (!took.is_zero()).then_some(took))
+        })
+        .await
+}
 
 /// How long a 429 without any delay header parks a deployment.
 pub const DEFAULT_RATE_LIMIT_PARK: Duration = Duration::from_secs(1);
@@ -66,7 +86,11 @@ impl tower::Service<HttpRequestFactory> for UpstreamService {
         let max_body = self.max_body;
         Box::pin(async move {
             let request = factory.build().await?;
-            let response = http.execute(request).await?;
+            let sent = Instant::now();
+            let response = http.execute(request).await;
+            // Outside a `timed` scope (a client used directly) there is nothing to record.
+            let _ = HTTP_TIME.try_with(|total| total.set(total.get() + sent.elapsed()));
+            let response = response?;
             let status = response.status().as_u16();
             if status == 429 || status == 503 {
                 match http_retry_after(response.headers()) {
