@@ -170,7 +170,11 @@ fn free_port() -> String {
 fn http_get(addr: &str, path: &str) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut body = String::new();
     stream.read_to_string(&mut body).ok()?;
     Some(body)
@@ -236,7 +240,11 @@ async fn run_at(
     while calls.join_next().await.is_some() {}
     let elapsed = started.elapsed();
     let samples = std::mem::take(&mut *samples.lock().await);
-    (samples, errors.load(std::sync::atomic::Ordering::Relaxed), elapsed)
+    (
+        samples,
+        errors.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed,
+    )
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -291,7 +299,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    println!("\n## ai-router overhead (stand-in provider at zero delay; {} CPUs)\n", num_cpus());
+    println!(
+        "\n## ai-router overhead (stand-in provider at zero delay; {} CPUs)\n",
+        num_cpus()
+    );
     println!(
         "Open loop, unary chat, cache bypassed, one gRPC connection; {} s per rate after {} s \
          of warm-up. Overhead = caller latency − upstream time (router-reported); \"in-process\" \

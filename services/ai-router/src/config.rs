@@ -513,6 +513,32 @@ mod tests {
     }
 
     #[test]
+    fn environment_overrides_win_and_bad_values_are_named() {
+        let mut config = RouterConfig::from_toml(GOOD).expect("valid");
+        let env = |name: &str| match name {
+            "DROVER_AI_ROUTER_LISTEN" => Some("127.0.0.1:7000".to_owned()),
+            "DROVER_AI_ROUTER_METRICS_LISTEN" => Some("off".to_owned()),
+            "DROVER_AI_ROUTER_QUEUE_WAIT_MS" => Some("250".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).expect("valid overrides");
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(config.metrics_listen, None);
+        assert_eq!(config.queue_wait(), Duration::from_millis(250));
+
+        let bad = |name: &str| (name == "DROVER_AI_ROUTER_MAX_ATTEMPTS").then(|| "many".to_owned());
+        let text = config.apply_env(bad).unwrap_err().to_string();
+        assert!(text.contains("DROVER_AI_ROUTER_MAX_ATTEMPTS"), "{text}");
+    }
+
+    #[test]
+    fn the_example_file_in_deploy_is_valid() {
+        let text = include_str!("../../../deploy/ai-router.example.toml");
+        let config = RouterConfig::from_toml(text).expect("the example parses");
+        assert_eq!(config.groups.len(), 2);
+    }
+
+    #[test]
     fn unknown_fields_are_refused_by_name() {
         let text = RouterConfig::from_toml(&GOOD.replace("weight = 3", "wieght = 3"))
             .unwrap_err()
