@@ -7,6 +7,8 @@ use chromiumoxide::Page;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::page::Overrides;
+
 /// Which browser context a task's page lives in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ContextKey {
@@ -33,6 +35,8 @@ pub(crate) struct Returned {
     pub page: Page,
     /// False when the page must be closed rather than reused.
     pub reusable: bool,
+    /// What the reset must undo before the page is reused.
+    pub overrides: Overrides,
 }
 
 /// A page borrowed for one task.
@@ -44,6 +48,7 @@ pub struct PageLease {
     pub(crate) gone: CancellationToken,
     pub(crate) returns: mpsc::UnboundedSender<Returned>,
     pub(crate) reusable: bool,
+    pub(crate) overrides: Overrides,
 }
 
 impl PageLease {
@@ -67,6 +72,12 @@ impl PageLease {
         self.reusable
     }
 
+    /// Records overrides the task is about to set on the page (call *before* setting them),
+    /// so the reset after it undoes them; a page's reset undoes only what was recorded.
+    pub fn record_overrides(&mut self, overrides: Overrides) {
+        self.overrides = self.overrides.merge(overrides);
+    }
+
     /// Marks the page as not reusable (a step timed out, reset failed): it is closed on
     /// return instead of going back to the pool.
     pub fn discard(&mut self) {
@@ -82,6 +93,7 @@ impl Drop for PageLease {
             lease_id: self.lease_id,
             page: self.page.clone(),
             reusable: self.reusable,
+            overrides: self.overrides,
         });
     }
 }

@@ -403,6 +403,8 @@ impl BrowserPool {
         let config = &self.state.config;
         let gone = lease.gone().clone();
         let abort = self.state.abort.clone();
+        // Recorded first: whatever prepare gets to set, the reset undoes.
+        lease.record_overrides(page::Overrides::of(&task.browser));
         let prepared = tokio::select! {
             r = page::prepare(lease.page(), &task.browser, task.deadline) => r,
             () = gone.cancelled() => Err(StepError::BrowserGone("the browser crashed".into())),

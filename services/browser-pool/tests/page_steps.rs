@@ -17,7 +17,7 @@ use drover_api::{
 };
 use drover_browser_pool::{
     error::StepError,
-    page::{StepEnv, prepare, reset, run_step},
+    page::{Overrides, StepEnv, prepare, reset, run_step},
 };
 use support::{browser::TestBrowser, site::Site, steps::*};
 use tokio::time::Instant;
@@ -530,7 +530,9 @@ async fn request_blocking_is_observable_at_the_server() {
     .expect("a request policy");
     ok(&page, goto(&site.url("/resources"), LoadState::NetworkIdle)).await;
     guard.end(&page, deadline()).await.expect("end blocking");
-    reset(&page, deadline()).await.expect("reset");
+    reset(&page, Overrides::ALL, deadline())
+        .await
+        .expect("reset");
     for path in [
         "/res/style.css",
         "/res/pixel.svg",
@@ -546,7 +548,9 @@ async fn request_blocking_is_observable_at_the_server() {
         .expect("prepare");
     ok(&page, goto(&site.url("/resources"), LoadState::NetworkIdle)).await;
     drop(guard);
-    reset(&page, deadline()).await.expect("reset");
+    reset(&page, Overrides::of(&blocking(&[], true)), deadline())
+        .await
+        .expect("reset");
     assert_eq!(site.hits("/res/third.svg"), 0);
     assert_eq!(
         (site.hits("/res/style.css"), site.hits("/res/pixel.svg")),
@@ -593,7 +597,9 @@ async fn reset_returns_to_blank_without_overrides() {
     .await;
 
     drop(guard);
-    reset(&page, Instant::now() + STEP).await.expect("reset");
+    reset(&page, Overrides::of(&options), Instant::now() + STEP)
+        .await
+        .expect("reset");
     assert_eq!(
         page.url().await.expect("url").as_deref(),
         Some("about:blank")

@@ -7,7 +7,7 @@ use std::time::Duration;
 use drover_api::{
     Step, StepKind, Template,
     model::{
-        browser::{BrowserOptions, Cookie, Evaluate, Isolation, LoadState, Navigate},
+        browser::{BrowserOptions, Cookie, Evaluate, Isolation, LoadState, Navigate, Viewport},
         output::{OutputValue, PriorOutputs},
     },
 };
@@ -541,25 +541,31 @@ async fn page_targets(pool: &BrowserPool) -> Option<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_pages_are_reused_and_reset_between_tasks() {
     let pool = BrowserPool::start(config("reuse", 1)).await.expect("pool");
-    let first = pool
-        .run(task(
-            "t",
-            Isolation::Shared,
-            None,
-            vec![
-                step("open", navigate("data:text/html,<p>first</p>")),
-                step(
-                    "look",
-                    evaluate("[document.body.textContent, history.length]"),
+    // The first task overrides the viewport and user agent; the reset must undo both.
+    let mut first = task(
+        "t",
+        Isolation::Shared,
+        None,
+        vec![
+            step("open", navigate("data:text/html,<p>first</p>")),
+            step(
+                "look",
+                evaluate(
+                    "[document.body.textContent, history.length, innerWidth, navigator.userAgent]",
                 ),
-            ],
-            LONG,
-        ))
-        .await
-        .unwrap();
+            ),
+        ],
+        LONG,
+    );
+    first.browser.viewport = Some(Viewport {
+        width: 500,
+        height: 400,
+    });
+    first.browser.user_agent = Some("DroverTest/1.0".into());
+    let first = pool.run(first).await.unwrap();
     assert_eq!(
         first[1].value,
-        OutputValue::Evaluate(r#"["first",2]"#.into())
+        OutputValue::Evaluate(r#"["first",2,500,"DroverTest/1.0"]"#.into())
     );
     wait_until_idle(&pool).await;
     let pages_before = page_targets(&pool).await.expect("page count");
@@ -572,7 +578,10 @@ async fn shared_pages_are_reused_and_reset_between_tasks() {
             None,
             vec![step(
                 "look",
-                evaluate("[location.href, document.body.childNodes.length, history.length]"),
+                evaluate(
+                    "[location.href, document.body.childNodes.length, history.length, \
+                     innerWidth === 500, navigator.userAgent.includes('DroverTest')]",
+                ),
             )],
             LONG,
         ))
@@ -580,7 +589,7 @@ async fn shared_pages_are_reused_and_reset_between_tasks() {
         .unwrap();
     assert_eq!(
         second[0].value,
-        OutputValue::Evaluate(r#"["about:blank",0,1]"#.into())
+        OutputValue::Evaluate(r#"["about:blank",0,1,false,false]"#.into())
     );
     wait_until_idle(&pool).await;
     assert_eq!(

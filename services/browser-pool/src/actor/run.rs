@@ -5,6 +5,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use super::*;
+use crate::page::Overrides;
 
 /// How long resetting a returned page may take before the page is replaced instead.
 const RESET_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,6 +71,7 @@ impl Actor {
             gone: self.gone.child_token(),
             returns: self.returns_tx.clone(),
             reusable: true,
+            overrides: Overrides::default(),
         }
     }
 
@@ -174,10 +176,10 @@ impl Actor {
                 // acquire for this context takes the page as soon as it is clean.
                 entry.resetting += 1;
                 let key = record.key;
-                let page = returned.page;
+                let (page, overrides) = (returned.page, returned.overrides);
                 self.jobs.spawn(async move {
                     let deadline = Instant::now() + RESET_TIMEOUT;
-                    let ok = crate::page::reset(&page, deadline).await.is_ok();
+                    let ok = crate::page::reset(&page, overrides, deadline).await.is_ok();
                     JobDone::Reset { key, page, ok }
                 });
             }

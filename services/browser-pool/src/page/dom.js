@@ -113,11 +113,4 @@
   landing() {
     return { href: location.href, title: document.title };
   },
-  // Where the main document is, and whether it is an empty about:blank (for reset).
-  blankness() {
-    return {
-      href: location.href,
-      empty: !!document.body && document.body.childNodes.length === 0 && document.head.childNodes.length === 0,
-    };
-  },
 })

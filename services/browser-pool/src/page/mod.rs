@@ -12,8 +12,9 @@
 //!   `egress` vetting where it may go and `load` waiting for load states), `dom` (click,
 //!   type, wait-for, extract), `js` (evaluate, and the in-page helpers of `dom.js`),
 //!   `capture` (screenshot, PDF) and `cookies`;
-//! - [`prepare`] / [`reset`] (in `prepare`) bracket a task on a page; [`RequestPolicy`]
-//!   (in `requests`) is the request blocking a task asked for;
+//! - [`prepare`] / [`reset`] (in `prepare`) bracket a task on a page, [`Overrides`] telling
+//!   reset what to undo; [`RequestPolicy`] (in `requests`) is the request blocking a task
+//!   asked for;
 //! - `clock` bounds every call by the deadline.
 
 mod capture;
@@ -37,7 +38,7 @@ use drover_api::{
 };
 use tokio::time::Instant;
 
-pub use prepare::{prepare, reset};
+pub use prepare::{Overrides, prepare, reset};
 pub use requests::RequestPolicy;
 
 use crate::error::StepError;
