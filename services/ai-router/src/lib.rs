@@ -7,7 +7,8 @@
 //!   window, and the HTTP stack under async-openai (no second retry loop, headers read,
 //!   bodies bounded);
 //! - [`ops`] and [`stream`]: chat (cached, single flight), embeddings, streamed chat;
-//! - [`service`] and [`server`]: the gRPC API with health, reflection and metrics.
+//! - [`service`] and [`server`]: the gRPC API with health, reflection and metrics;
+//! - [`worker`]: the router as a scheduler worker (AI steps of tasks).
 
 pub mod cache;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod service;
 pub mod stream;
 pub mod upstream;
+pub mod worker;
 
 pub use config::RouterConfig;
 pub use router::Router;

@@ -9,19 +9,26 @@
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
-use drover_ai_router::{Router, RouterConfig, server, upstream::install_crypto_provider};
+use drover_ai_router::{
+    Router, RouterConfig, server, upstream::install_crypto_provider, worker::AiExecutor,
+};
 use drover_standin_provider::{StandIn, StandInConfig};
+use drover_worker::{Worker, WorkerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 const HELP: &str = "drover-ai-router: OpenAI-compatible routing behind drover.v1.AiRouterService
 
 usage: drover-ai-router (--config FILE | --standin) [--listen ADDR] [--metrics-listen ADDR|off]
+                        [--scheduler URL [--worker-id ID] [--worker-slots N]]
 
   --config FILE             deployments and model groups (TOML; see the README)
   --standin                 no provider: route group \"default\" to an in-process stand-in
   --listen ADDR             gRPC address (default 127.0.0.1:50062; port 0 picks one)
   --metrics-listen ADDR|off Prometheus /metrics address (default 127.0.0.1:9462)
+  --scheduler URL           also take AI steps of tasks from this scheduler (http://host:port)
+  --worker-id ID            the worker's name at the scheduler (default ai-<host>-<pid>)
+  --worker-slots N          AI steps run at once for the scheduler (default 256)
 
 Environment: DROVER_AI_ROUTER_CONFIG (the file), DROVER_AI_ROUTER_<SETTING> for listen,
 metrics_listen, queue_wait_ms, request_timeout_secs, cache_entries, cache_ttl_secs and
@@ -37,6 +44,9 @@ struct Args {
     standin: bool,
     listen: Option<SocketAddr>,
     metrics_listen: Option<Option<SocketAddr>>,
+    scheduler: Option<String>,
+    worker_id: Option<String>,
+    worker_slots: u32,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
@@ -45,6 +55,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         standin: false,
         listen: None,
         metrics_listen: None,
+        scheduler: std::env::var("DROVER_AI_ROUTER_SCHEDULER").ok(),
+        worker_id: None,
+        worker_slots: 256,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -73,6 +86,16 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                             .map_err(|_| format!("--metrics-listen: {v:?} is not an address"))?,
                     )
                 });
+            }
+            "--scheduler" => parsed.scheduler = Some(value("--scheduler")?),
+            "--worker-id" => parsed.worker_id = Some(value("--worker-id")?),
+            "--worker-slots" => {
+                let v = value("--worker-slots")?;
+                parsed.worker_slots = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--worker-slots: {v:?} is not a positive number"))?;
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
@@ -173,6 +196,29 @@ async fn main() -> ExitCode {
     });
     // Calls under way get a grace period after the signal; connections kept open by idle
     // clients do not hold the process beyond it.
+    let worker = match &args.scheduler {
+        Some(scheduler) => {
+            let id = args
+                .worker_id
+                .clone()
+                .unwrap_or_else(|| format!("ai-{}", std::process::id()));
+            let config = WorkerConfig::new(
+                scheduler.clone(),
+                id,
+                drover_api::pb::WorkerKind::Ai,
+                args.worker_slots,
+            );
+            let executor = Arc::new(AiExecutor::new(Arc::clone(&router), args.worker_slots));
+            match Worker::start(config, executor) {
+                Ok(worker) => {
+                    println!("drover-ai-router taking AI steps from {scheduler}");
+                    Some(worker)
+                }
+                Err(e) => return fail(format!("cannot attach to the scheduler: {e}")),
+            }
+        }
+        None => None,
+    };
     let served = tokio::select! {
         served = server::serve(listener, router, shutdown.clone()) => served,
         () = async {
@@ -183,6 +229,10 @@ async fn main() -> ExitCode {
             Ok(())
         }
     };
+    // The scheduler's assignments get the same grace: finished, or cancelled and handed back.
+    if let Some(worker) = worker {
+        worker.drain(SHUTDOWN_GRACE).await;
+    }
     if let Some(standin) = standin {
         standin.shutdown().await;
     }

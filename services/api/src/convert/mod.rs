@@ -11,7 +11,8 @@ mod task;
 
 pub use ai::{chat_request, embed_request};
 pub use browser::system_time_to_pb;
-pub use task::{BrowserJob, browser_job, task_spec};
+pub use output::prior_outputs;
+pub use task::{BrowserJob, assignment_steps, browser_job, task_spec};
 
 use crate::{
     limits::{DEFAULT_TENANT, MAX_TENANT},

@@ -243,6 +243,51 @@ fn steps(
     out
 }
 
+/// Converts an assignment's steps as a worker receives them: each step on its own, named
+/// by its place in the task when unnamed. The scheduler validated the whole task (names,
+/// references) at submission; references to earlier steps are resolved against the
+/// assignment's inputs when the steps run. Field paths are `steps[i]…` within the assignment.
+pub fn assignment_steps(
+    pb: Vec<pb::IndexedStep>,
+    policy: &UrlPolicy,
+) -> Result<Vec<(u32, Step)>, ValidationError> {
+    let mut v = Violations::new();
+    let path = FieldPath::new("steps");
+    let mut out = Vec::with_capacity(pb.len());
+    if !v.check_count(&path, pb.len(), 1, MAX_STEPS, "steps") {
+        return v.finish(Vec::new());
+    }
+    for (i, indexed) in pb.into_iter().enumerate() {
+        let at = path.index(i);
+        let Some(step) = indexed.step else {
+            v.add(&at, "is required");
+            continue;
+        };
+        let timeout = v.duration(
+            &at.field("timeout"),
+            step.timeout.as_ref(),
+            MAX_TASK_TIMEOUT,
+        );
+        let Some(kind) = step_kind(step.kind, &at, &mut v, policy) else {
+            continue;
+        };
+        let name = if step.name.is_empty() {
+            format!("step{}", indexed.index)
+        } else {
+            step.name
+        };
+        out.push((
+            indexed.index,
+            Step {
+                name,
+                timeout,
+                kind,
+            },
+        ));
+    }
+    v.finish(out)
+}
+
 fn check_reference(
     reference: &crate::StepRef,
     from: usize,
