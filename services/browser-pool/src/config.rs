@@ -22,6 +22,9 @@
 //! | `default_task_timeout_secs` | 300 | a job's time limit when it names none |
 //! | `drain_grace_secs` | 60 | on SIGTERM, how long running tasks may finish |
 //! | `allow_link_local` | false | allow link-local and cloud-metadata addresses |
+//! | `scheduler` | — | also take browser work from this scheduler (`http://host:port`) |
+//! | `worker_id` | `browser-<pid>` | the worker's name at the scheduler |
+//! | `worker_slots` | browsers × pages | assignments run at once for the scheduler |
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -59,6 +62,12 @@ pub struct Config {
     pub drain_grace: Duration,
     /// The pool.
     pub pool: PoolConfig,
+    /// The scheduler to take work from, if any.
+    pub scheduler: Option<String>,
+    /// The worker's name at the scheduler.
+    pub worker_id: String,
+    /// Assignments run at once for the scheduler; `None`: every page slot.
+    pub worker_slots: Option<u32>,
 }
 
 /// Every setting's name, as used in the file (`name`), env (`DROVER_BROWSER_POOL_NAME`) and
@@ -81,6 +90,9 @@ const SETTINGS: &[&str] = &[
     "default_task_timeout_secs",
     "drain_grace_secs",
     "allow_link_local",
+    "scheduler",
+    "worker_id",
+    "worker_slots",
 ];
 
 const ENV_PREFIX: &str = "DROVER_BROWSER_POOL_";
@@ -167,6 +179,19 @@ impl Config {
             }
             "drain_grace_secs" => self.drain_grace = Duration::from_secs(ranged(value, 0, 3600)?),
             "allow_link_local" => pool.url_policy.allow_link_local = parse(value)?,
+            "scheduler" => {
+                if !(value.starts_with("http://") || value.starts_with("https://")) {
+                    return Err(format!("{value:?} must be an http:// or https:// URL"));
+                }
+                self.scheduler = Some(value.to_owned());
+            }
+            "worker_id" => {
+                if value.is_empty() || value.len() > 128 {
+                    return Err("must be 1 to 128 characters".to_owned());
+                }
+                self.worker_id = value.to_owned();
+            }
+            "worker_slots" => self.worker_slots = Some(ranged(value, 1, 4096)?),
             other => return Err(format!("unknown setting {other:?}")),
         }
         Ok(())
@@ -189,6 +214,9 @@ impl Default for Config {
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9461))),
             drain_grace: Duration::from_secs(60),
             pool: PoolConfig::default(),
+            scheduler: None,
+            worker_id: format!("browser-{}", std::process::id()),
+            worker_slots: None,
         }
     }
 }

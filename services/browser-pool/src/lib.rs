@@ -45,3 +45,4 @@ pub mod pool;
 pub mod procfs;
 pub mod server;
 mod supervisor;
+pub mod worker;

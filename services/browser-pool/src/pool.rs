@@ -385,6 +385,14 @@ impl BrowserPool {
             .cloned()
     }
 
+    /// Affinity keys whose sessions this pool holds (any tenant), for the scheduler.
+    pub fn session_keys(&self) -> Vec<String> {
+        match self.state.session_routes.lock() {
+            Ok(routes) => routes.keys().map(|(_, key)| key.clone()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     fn route_session(&self, tenant: &str, key: &str, browser: u32) {
         if let Ok(mut routes) = self.state.session_routes.lock() {
             if routes.len() >= MAX_SESSION_ROUTES {

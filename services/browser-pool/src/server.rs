@@ -139,9 +139,37 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), crate::error::PoolError> {
     let pool = BrowserPool::start(config.pool.clone()).await?;
+    let worker = match &config.scheduler {
+        Some(scheduler) => {
+            let slots = config
+                .worker_slots
+                .unwrap_or((config.pool.browsers * config.pool.pages_per_browser) as u32);
+            let worker_config = drover_worker::WorkerConfig::new(
+                scheduler.clone(),
+                config.worker_id.clone(),
+                pb::WorkerKind::Browser,
+                slots,
+            );
+            let executor =
+                std::sync::Arc::new(crate::worker::BrowserExecutor::new(pool.clone(), slots));
+            let worker = drover_worker::Worker::start(worker_config, executor).map_err(|e| {
+                crate::error::PoolError::Invalid(drover_api::ValidationError::single(
+                    "scheduler",
+                    e.to_string(),
+                ))
+            })?;
+            tracing::info!(%scheduler, worker = %config.worker_id, slots, "taking browser work from the scheduler");
+            Some(worker)
+        }
+        None => None,
+    };
     let server = tokio::spawn(serve(listener, pool.clone(), shutdown.clone()));
     shutdown.cancelled().await;
     tracing::info!(grace = ?config.drain_grace, "draining the browser pool");
+    // The scheduler first: it stops sending work and gets its running assignments back.
+    if let Some(worker) = worker {
+        worker.drain(config.drain_grace).await;
+    }
     pool.drain(config.drain_grace).await;
     match server.await {
         Ok(Ok(())) => {}

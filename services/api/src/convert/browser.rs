@@ -11,6 +11,13 @@ use crate::{
     validate::{FieldPath, Violations},
 };
 
+/// Converts browser options on their own (a worker reading an assignment's options).
+pub fn browser_options(pb: pb::BrowserOptions) -> Result<BrowserOptions, crate::ValidationError> {
+    let mut v = Violations::new();
+    let options = options(pb, &FieldPath::new("browser"), &mut v);
+    v.finish(options)
+}
+
 pub(super) fn options(
     pb: pb::BrowserOptions,
     path: &FieldPath,

@@ -10,7 +10,7 @@ mod output;
 mod task;
 
 pub use ai::{chat_request, embed_request};
-pub use browser::system_time_to_pb;
+pub use browser::{browser_options, system_time_to_pb};
 pub use output::prior_outputs;
 pub use task::{BrowserJob, assignment_steps, browser_job, task_spec};
 

@@ -1,0 +1,81 @@
+//! The browser pool as a scheduler worker: an [`Executor`] that runs an assignment's browser
+//! steps as one [`TaskRun`] (one page session), with the earlier outputs it references. Its
+//! capacity follows the pool's: zero while draining or under memory pressure, so the worker
+//! withdraws its credit instead of accepting work it cannot start.
+
+use std::time::{Duration, SystemTime};
+
+use drover_api::{DroverError, ErrorReason, convert, pb};
+use drover_worker::{Executor, Progress};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::pool::{BrowserPool, TaskRun};
+
+/// Runs browser assignments on a pool.
+pub struct BrowserExecutor {
+    pool: BrowserPool,
+    slots: u32,
+}
+
+impl BrowserExecutor {
+    /// An executor over `pool` taking at most `slots` assignments at once.
+    pub fn new(pool: BrowserPool, slots: u32) -> Self {
+        Self { pool, slots }
+    }
+}
+
+/// Time left until an assignment's deadline (zero when unset or past).
+fn time_left(deadline: Option<&prost_types::Timestamp>) -> Duration {
+    deadline
+        .and_then(|t| SystemTime::try_from(*t).ok())
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+impl Executor for BrowserExecutor {
+    async fn run(
+        &self,
+        assignment: pb::Assignment,
+        progress: Progress,
+        cancel: CancellationToken,
+    ) -> Result<Vec<pb::StepOutput>, pb::Error> {
+        let invalid = |e: drover_api::ValidationError| DroverError::from(e).to_pb();
+        let steps = convert::assignment_steps(assignment.steps, &self.pool.config().url_policy)
+            .map_err(invalid)?;
+        let browser =
+            convert::browser_options(assignment.browser.unwrap_or_default()).map_err(invalid)?;
+        let task = TaskRun {
+            tenant: if assignment.tenant.is_empty() {
+                drover_api::limits::DEFAULT_TENANT.to_owned()
+            } else {
+                assignment.tenant
+            },
+            browser,
+            affinity_key: (!assignment.affinity_key.is_empty()).then_some(assignment.affinity_key),
+            steps,
+            prior: convert::prior_outputs(assignment.inputs),
+            deadline: Instant::now() + time_left(assignment.deadline.as_ref()),
+        };
+        // Dropping the run on cancel releases its page through the lease's drop.
+        let outputs = tokio::select! {
+            () = cancel.cancelled() => {
+                return Err(DroverError::new(ErrorReason::Cancelled, "the assignment was cancelled").to_pb());
+            }
+            outputs = self.pool.run(task) => outputs.map_err(|e| DroverError::from(e).to_pb())?,
+        };
+        let outputs: Vec<pb::StepOutput> = outputs.into_iter().map(Into::into).collect();
+        for output in &outputs {
+            progress.send(output.clone());
+        }
+        Ok(outputs)
+    }
+
+    fn capacity(&self) -> u32 {
+        self.slots.min(self.pool.available_capacity() as u32)
+    }
+
+    fn session_keys(&self) -> Vec<String> {
+        self.pool.session_keys()
+    }
+}
