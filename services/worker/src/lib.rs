@@ -31,6 +31,45 @@
 //! before it reaches the wire is lost, and the scheduler requeues that assignment when its
 //! lease expires.
 //!
+//! ## Usage
+//! ```no_run
+//! use std::sync::Arc;
+//! use drover_api::pb;
+//! use drover_worker::{Executor, Progress, Worker, WorkerConfig};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! struct Echo;
+//!
+//! impl Executor for Echo {
+//!     async fn run(
+//!         &self,
+//!         assignment: pb::Assignment,
+//!         progress: Progress,
+//!         _cancel: CancellationToken,
+//!     ) -> Result<Vec<pb::StepOutput>, pb::Error> {
+//!         let outputs: Vec<pb::StepOutput> = assignment
+//!             .steps
+//!             .iter()
+//!             .map(|s| pb::StepOutput { index: s.index, ..Default::default() })
+//!             .collect();
+//!         for output in &outputs {
+//!             progress.send(output.clone());
+//!         }
+//!         Ok(outputs)
+//!     }
+//!     fn capacity(&self) -> u32 { 4 }
+//!     fn session_keys(&self) -> Vec<String> { Vec::new() }
+//! }
+//!
+//! # async fn demo() -> Result<(), drover_worker::WorkerError> {
+//! let config = WorkerConfig::new("http://127.0.0.1:50051", "pool-1", pb::WorkerKind::Browser, 4);
+//! let worker = Worker::start(config, Arc::new(Echo))?;
+//! // ... on SIGTERM:
+//! worker.drain(std::time::Duration::from_secs(30)).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Metrics
 //! See [`telemetry`]: `drover_worker_connected`, `drover_worker_in_flight`,
 //! `drover_worker_assignments_total{outcome}`, `drover_worker_reconnects_total`,
