@@ -381,6 +381,8 @@ impl Core {
             return;
         }
         record.attempt += 1;
+        // Back to waiting for a worker (after the backoff); no longer running anywhere.
+        record.state = pb::TaskState::Queued;
         let next_attempt = record.attempt;
         // Exponential from the policy's first delay, with equal jitter, never past the
         // task's deadline.
