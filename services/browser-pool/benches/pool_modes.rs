@@ -12,8 +12,11 @@
 //! All modes run the steps through the pool's own step code, so they differ only in the
 //! page, context and browser lifecycle (see `support/modes.rs`). Then a soak: 2,000 pooled
 //! tasks at concurrency 4 on the same two browsers (recycling off), with the memory of both
-//! browsers' process trees sampled after a warm-up and after each quarter. Finally
-//! it checks `/proc` for chromium processes left behind.
+//! browsers' process trees sampled before a warm-up of 500 tasks, after it, and after each
+//! quarter. The warm-up is long enough for every pooled page to have served tasks and reach
+//! its steady size (after 100 tasks some of the 16 pages had not, and the soak's first
+//! quarter showed that as "growth"); its own growth is printed separately. Finally it checks
+//! `/proc` for chromium processes left behind.
 //!
 //! # Running
 //!
@@ -28,7 +31,7 @@
 //! `DROVER_BENCH_TASKS` (tasks per row of the pooled and page-per-task modes; 200),
 //! `DROVER_BENCH_CONTEXT_TASKS` (context-per-task, the slowest per task after a browser launch;
 //! 100), `DROVER_BENCH_BROWSER_TASKS` (browser-per-task; 24), `DROVER_BENCH_SOAK_TASKS` (2000),
-//! `DROVER_BENCH_SOAK_WARMUP` (100), `DROVER_BENCH_WARMUP_ROUNDS` (warm-up tasks per row, as
+//! `DROVER_BENCH_SOAK_WARMUP` (pooled tasks before the soak's "before" sample; 500), `DROVER_BENCH_WARMUP_ROUNDS` (warm-up tasks per row, as
 //! rounds of `concurrency` tasks; 2, browser-per-task always 1), `DROVER_BENCH_CONCURRENCY`
 //! (`1,2,4,8`) and `DROVER_BENCH_CHROMIUM_ARGS` (extra Chromium switches, space-separated,
 //! given to *every* mode's browsers alike: for trying launcher flags; none by default).
@@ -41,10 +44,11 @@
 //! p50 / p95 task latency, and failed tasks (every task should succeed; failures are counted
 //! and a few messages printed, never a panic). Then pooled ÷ each other mode's tasks/s per
 //! concurrency (DESIGN.md asks ≥ 3 against page-per-task and ≥ 10 against browser-per-task),
-//! the soak's memory samples and growth (asked: < 5%, on summed PSS; PSS splits shared pages
-//! with every process mapping them, Chromiums of other jobs included, so the private-memory
-//! growth is printed too), leftover chromium processes (must be 0) and the
-//! total wall time. The process exits non-zero if any task failed or anything was left behind.
+//! the soak's memory samples (the first taken before the warm-up, the rest after it), the
+//! warm-up's own growth, then the soak's growth from after the warm-up to the end (asked:
+//! < 5%, on summed PSS; PSS splits shared pages with every process mapping them, Chromiums of
+//! other jobs included, so the private-memory growth is printed too), leftover chromium
+//! processes (must be 0) and the total wall time. The process exits non-zero if any task failed or anything was left behind.
 //! SIGINT or SIGTERM stops it cleanly: running tasks finish, every browser is shut down and
 //! reaped, partial results are printed, and it exits with 130.
 //! Numbers are only comparable within one run on one machine.
@@ -96,7 +100,7 @@ impl Settings {
             context_tasks: env_count("DROVER_BENCH_CONTEXT_TASKS", pick(100, 8))?,
             browser_tasks: env_count("DROVER_BENCH_BROWSER_TASKS", pick(24, 2))?,
             soak_tasks: env_count("DROVER_BENCH_SOAK_TASKS", pick(2000, 40))?,
-            soak_warmup: env_count("DROVER_BENCH_SOAK_WARMUP", pick(100, 8))?,
+            soak_warmup: env_count("DROVER_BENCH_SOAK_WARMUP", pick(500, 8))?,
             warmup_rounds: env_count("DROVER_BENCH_WARMUP_ROUNDS", pick(2, 1))?,
             chromium_args: std::env::var("DROVER_BENCH_CHROMIUM_ARGS")
                 .map(|args| args.split_whitespace().map(str::to_owned).collect())
@@ -304,7 +308,7 @@ async fn main() -> ExitCode {
 }
 
 /// 2,000 (by default) pooled tasks on two browsers that are never recycled, with their trees'
-/// memory sampled after the warm-up and at the end.
+/// memory sampled before the warm-up, after it, and after each part.
 async fn soak(
     launch: &LaunchConfig,
     steps: &Arc<Vec<(u32, drover_api::Step)>>,
@@ -316,6 +320,8 @@ async fn soak(
         .await
         .map_err(|e| format!("cannot start the pool: {e}"))?;
     let runner = Arc::new(Runner::Pooled(pool.clone()));
+    tokio::time::sleep(SETTLE).await;
+    let before_warmup = pool_memory(&pool);
     let warmup = run_tasks(&runner, steps, SOAK_CONCURRENCY, settings.soak_warmup, stop).await;
     tokio::time::sleep(SETTLE).await;
     let mut samples = vec![(0, pool_memory(&pool))];
@@ -335,6 +341,7 @@ async fn soak(
     Ok(Soak {
         run,
         warmup_errors: warmup.errors,
+        before_warmup,
         samples,
     })
 }

@@ -15,7 +15,10 @@ pub struct Soak {
     pub run: Run,
     /// Failed warm-up tasks.
     pub warmup_errors: usize,
+    /// Memory of the started pool before the warm-up: its growth is printed on its own.
+    pub before_warmup: PoolMemory,
     /// Memory after the warm-up, then after each part: (soak tasks run so far, memory).
+    /// The growth the soak reports runs from the first to the last of these.
     pub samples: Vec<(usize, PoolMemory)>,
 }
 
@@ -78,8 +81,8 @@ pub fn print_soak(soak: &Soak, warmup: usize) {
     };
     println!(
         "Memory soak: {} pooled tasks at concurrency {SOAK_CONCURRENCY} on {POOL_BROWSERS} \
-         browsers (recycling off), after {} warm-up tasks: {:.1} tasks/s, p50 {:.0} ms, \
-         p95 {:.0} ms, {} errors ({} in warm-up).\n",
+         browsers (recycling off), run after {} warm-up tasks (not counted): {:.1} tasks/s, \
+         p50 {:.0} ms, p95 {:.0} ms, {} errors ({} in warm-up).\n",
         soak.run.tasks,
         warmup,
         soak.run.tasks_per_s(),
@@ -90,6 +93,12 @@ pub fn print_soak(soak: &Soak, warmup: usize) {
     );
     println!("| soak tasks done | processes | PSS MiB | private MiB |");
     println!("|---:|---:|---:|---:|");
+    println!(
+        "| before warm-up | {} | {:.1} | {:.1} |",
+        soak.before_warmup.processes,
+        mib(soak.before_warmup.pss),
+        mib(soak.before_warmup.private)
+    );
     for (done, memory) in &soak.samples {
         println!(
             "| {done} | {} | {:.1} | {:.1} |",
@@ -100,9 +109,22 @@ pub fn print_soak(soak: &Soak, warmup: usize) {
     }
     let (before, after, pss_growth) = growth(|m| m.pss);
     let (_, _, private_growth) = growth(|m| m.private);
+    let cold = soak.before_warmup.pss;
+    let warmup_growth = if cold > 0 {
+        (before as f64 - cold as f64) / cold as f64 * 100.0
+    } else {
+        f64::NAN
+    };
     println!(
-        "\nChromium trees' memory (PSS, summed): before {:.1} MiB, after {:.1} MiB, growth \
-         {pss_growth:+.1}% (asked: < 5%); private memory growth {private_growth:+.1}%.",
+        "\nWarm-up ({warmup} tasks; the default 500 brings every pooled page to its steady size): \
+         PSS {:.1} → {:.1} MiB, {warmup_growth:+.1}%; not part of the growth below.",
+        mib(cold),
+        mib(before)
+    );
+    println!(
+        "Chromium trees' memory (PSS, summed) over the soak: before (after the warm-up) {:.1} \
+         MiB, after {:.1} MiB, growth {pss_growth:+.1}% (asked: < 5%); private memory growth \
+         {private_growth:+.1}%.",
         mib(before),
         mib(after)
     );

@@ -109,8 +109,4 @@
     if (r.width < 1 || r.height < 1) throw new Error(`element matched by ${JSON.stringify(selector)} has no size to capture`);
     return { x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height };
   },
-  // Where the main document is and its title, after a navigation.
-  landing() {
-    return { href: location.href, title: document.title };
-  },
 })

@@ -128,7 +128,13 @@ pub(crate) async fn goto(
             },
         }
     };
-    let here = js::call(page, clock, "landing", &[]).await?;
+    // A bare expression, not the `dom.js` helpers: this runs after every navigation.
+    let here = js::value(
+        page,
+        clock,
+        "({href: location.href, title: document.title})",
+    )
+    .await?;
     let text = |key: &str| {
         here.get(key)
             .and_then(Value::as_str)
