@@ -8,9 +8,11 @@
 //!   bodies bounded);
 //! - [`ops`] and [`stream`]: chat (cached, single flight), embeddings, streamed chat;
 //! - [`service`] and [`server`]: the gRPC API with health, reflection and metrics;
-//! - [`worker`]: the router as a scheduler worker (AI steps of tasks).
+//! - [`worker`]: the router as a scheduler worker (AI steps of tasks);
+//! - [`cli`]: the command line the binary and `drover ai-router` share.
 
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod deployment;
 pub mod failure;

@@ -105,16 +105,47 @@ pub struct ConfigError(pub Vec<String>);
 impl Config {
     /// Loads from `args` (without the program name), the environment and the file they name.
     pub fn load(args: &[String], env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        Self::load_layers(args, env, None)
+    }
+
+    /// Loads like [`Config::load`], except that the file layer is `table` (a TOML table of these
+    /// settings, called `source` in messages) rather than a file named by `--config` or
+    /// `DROVER_BROWSER_POOL_CONFIG` (the flag is refused, the variable not read). For programs that
+    /// embed the pool and hold its settings in a section of their own file (`drover up`).
+    pub fn load_with_table(
+        args: &[String],
+        env: &dyn EnvSource,
+        source: &str,
+        table: toml::Table,
+    ) -> Result<Self, ConfigError> {
+        Self::load_layers(args, env, Some((source, table)))
+    }
+
+    fn load_layers(
+        args: &[String],
+        env: &dyn EnvSource,
+        table: Option<(&str, toml::Table)>,
+    ) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         // (setting → (value, where it came from)), later sources overriding earlier ones.
         let mut values: BTreeMap<String, (String, String)> = BTreeMap::new();
         let flags = parse_flags(args, &mut problems);
-        let file = flags
-            .get("config")
-            .map(|(value, _)| value.clone())
-            .or_else(|| env.var(&format!("{ENV_PREFIX}CONFIG")));
-        if let Some(path) = file {
-            read_file(&path, &mut values, &mut problems);
+        match table {
+            Some((source, table)) => {
+                if flags.contains_key("config") {
+                    problems.push(format!("flag --config: settings come from {source} here"));
+                }
+                insert_table(table, source, &mut values, &mut problems);
+            }
+            None => {
+                let file = flags
+                    .get("config")
+                    .map(|(value, _)| value.clone())
+                    .or_else(|| env.var(&format!("{ENV_PREFIX}CONFIG")));
+                if let Some(path) = file {
+                    read_file(&path, &mut values, &mut problems);
+                }
+            }
         }
         for name in SETTINGS {
             let var = format!("{ENV_PREFIX}{}", name.to_uppercase());
@@ -282,6 +313,16 @@ fn read_file(
         Ok(table) => table,
         Err(e) => return problems.push(format!("config file {path}: {e}")),
     };
+    insert_table(table, &format!("config file {path}"), values, problems);
+}
+
+/// The settings of one TOML table, as the layer called `source`.
+fn insert_table(
+    table: toml::Table,
+    source: &str,
+    values: &mut BTreeMap<String, (String, String)>,
+    problems: &mut Vec<String>,
+) {
     for (name, value) in table {
         let text = match value {
             toml::Value::String(s) => s,
@@ -290,13 +331,13 @@ fn read_file(
             toml::Value::Boolean(b) => b.to_string(),
             other => {
                 problems.push(format!(
-                    "config file {path}: {name}: expected a string, number or boolean, got a {}",
+                    "{source}: {name}: expected a string, number or boolean, got a {}",
                     other.type_str()
                 ));
                 continue;
             }
         };
-        values.insert(name, (text, format!("config file {path}")));
+        values.insert(name, (text, source.to_owned()));
     }
 }
 
@@ -337,6 +378,40 @@ mod tests {
         assert_eq!(config.listen.port(), 0);
         assert_eq!(config.pool.max_waiting, 256, "defaults fill the rest");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_table_can_stand_for_the_file() {
+        let table: toml::Table = "browsers = 3\npages_per_browser = 5\nworker_slots = \"x\"\n"
+            .parse()
+            .unwrap();
+        let env = BTreeMap::from([
+            (
+                "DROVER_BROWSER_POOL_CONFIG".to_owned(),
+                "/no/such/file".to_owned(),
+            ),
+            ("DROVER_BROWSER_POOL_BROWSERS".to_owned(), "4".to_owned()),
+        ]);
+        let err = Config::load_with_table(
+            &args(&["--pages-per-browser", "2"]),
+            &env,
+            "[pool]",
+            table.clone(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("[pool]: \"x\""), "{err}");
+        assert!(
+            !err.contains("/no/such/file"),
+            "the file variable is not read: {err}"
+        );
+        let mut table = table;
+        table.remove("worker_slots");
+        let config =
+            Config::load_with_table(&args(&["--pages-per-browser", "2"]), &env, "[pool]", table)
+                .unwrap();
+        assert_eq!(config.pool.browsers, 4, "env beats the table");
+        assert_eq!(config.pool.pages_per_browser, 2, "flags beat the table");
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //! - [`page`]: everything done to one page: each step kind, request blocking, URL vetting,
 //!   prepare and reset.
 //! - [`server`], [`config`], [`metrics`]: the gRPC service (with health and reflection), the
-//!   layered configuration, and the metric names.
+//!   layered configuration, and the metric names; [`cli`]: the command line the binary and
+//!   `drover browser-pool` share.
 //! - [`procfs`]: process trees and memory from `/proc` and cgroups.
 //!
 //! # Isolation
@@ -35,6 +36,7 @@
 
 pub mod actor;
 mod browser_ops;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod launcher;

@@ -5,9 +5,11 @@
 //! - [`hub`]: the `WorkerHubService` streams workers attach on;
 //! - `core`: the one owner of the queue, tasks, workers and leases;
 //! - [`queue`]: priorities and fairness across tenants; [`store`]: task records behind a trait;
-//! - [`config`], [`metrics`], [`server`].
+//! - [`config`], [`metrics`], [`server`]; [`cli`]: the command line the binary and `drover
+//!   scheduler` share.
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub(crate) mod core;
 pub mod hub;

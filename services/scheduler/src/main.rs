@@ -1,83 +1,10 @@
 //! `drover-scheduler`: Drover's scheduler as a standalone gRPC service (public API and worker
 //! hub on one port), with health, reflection and Prometheus metrics. Settings: defaults <
 //! `--config FILE` (TOML) < `DROVER_SCHEDULER_*` < flags. Stops gracefully on SIGTERM or
-//! SIGINT; a bad configuration exits 2 with every problem listed.
+//! SIGINT; a bad configuration exits 2 with every problem listed. Everything but the tracing
+//! subscriber lives in [`drover_scheduler::cli`], which `drover scheduler` runs too.
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
-
-use drover_scheduler::{SchedulerConfig, server};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-
-const HELP: &str = "drover-scheduler: Drover's task queue and worker hub
-
-usage: drover-scheduler [--config FILE] [--listen ADDR] [--metrics-listen ADDR|off]
-
-  --config FILE             settings (TOML; every field of SchedulerConfig, see the README)
-  --listen ADDR             gRPC address (default 127.0.0.1:50051; port 0 picks one)
-  --metrics-listen ADDR|off Prometheus /metrics address (default 127.0.0.1:9451)
-
-Environment: DROVER_SCHEDULER_CONFIG (the file) and DROVER_SCHEDULER_<SETTING> for listen,
-metrics_listen, max_queued, max_finished, heartbeat_interval_ms, lease_ms,
-reconnect_grace_ms, affinity_wait_ms and max_task_output_bytes. Flags win over the
-environment, which wins over the file. Logs go to stderr (DROVER_LOG=debug for more).";
-
-/// How long calls under way may finish after SIGTERM.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-fn load(args: &[String]) -> Result<SchedulerConfig, String> {
-    let mut file = std::env::var("DROVER_SCHEDULER_CONFIG").ok();
-    let mut listen: Option<SocketAddr> = None;
-    let mut metrics: Option<Option<SocketAddr>> = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "--config" => file = Some(value("--config")?),
-            "--listen" => {
-                let v = value("--listen")?;
-                listen = Some(
-                    v.parse()
-                        .map_err(|_| format!("--listen: {v:?} is not an address"))?,
-                );
-            }
-            "--metrics-listen" => {
-                let v = value("--metrics-listen")?;
-                metrics = Some(if v == "off" {
-                    None
-                } else {
-                    Some(
-                        v.parse()
-                            .map_err(|_| format!("--metrics-listen: {v:?} is not an address"))?,
-                    )
-                });
-            }
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
-        }
-    }
-    let mut config = match file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            SchedulerConfig::from_toml(&text).map_err(|e| e.to_string())?
-        }
-        None => SchedulerConfig::default(),
-    };
-    config
-        .apply_env(|name| std::env::var(name).ok())
-        .map_err(|e| e.to_string())?;
-    if let Some(listen) = listen {
-        config.listen = listen;
-    }
-    if let Some(metrics) = metrics {
-        config.metrics_listen = metrics;
-    }
-    Ok(config)
-}
+use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -88,74 +15,5 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
-    let fail = |why: String| {
-        eprintln!("drover-scheduler: {why}");
-        ExitCode::from(2)
-    };
-    let config = match load(&args) {
-        Ok(config) => config,
-        Err(why) => return fail(why),
-    };
-    if let Some(addr) = config.metrics_listen {
-        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install();
-        if let Err(e) = installed {
-            return fail(format!("cannot serve metrics on {addr}: {e}"));
-        }
-    }
-    let listener = match TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen)),
-    };
-    match listener.local_addr() {
-        Ok(addr) => println!("drover-scheduler listening on {addr}"),
-        Err(e) => tracing::warn!(error = %e, "cannot read the bound address"),
-    }
-    let shutdown = CancellationToken::new();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            wait_for_signal().await;
-            shutdown.cancel();
-        }
-    });
-    let served = tokio::select! {
-        served = server::serve(config, drover_api::UrlPolicy::default(), listener, shutdown.clone()) => served,
-        () = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => Ok(()),
-    };
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("drover-scheduler: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            tracing::error!("cannot install signal handlers; stop with SIGKILL");
-            std::future::pending::<()>().await;
-        }
-    }
+    drover_scheduler::cli::main(std::env::args().skip(1).collect()).await
 }

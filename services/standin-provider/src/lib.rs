@@ -26,6 +26,7 @@
 //! - `pipeline`: the steps every OpenAI request shares; `endpoints`: per-route answers.
 //! - [`stats`]: counters per endpoint, model and outcome; in-flight and cancelled requests.
 //! - [`StandIn`]: the in-process handle for tests; [`serve`] for a listener of your own.
+//! - [`cli`]: the command line the binary and `drover standin-provider` share.
 //!
 //! ## Control routes (for out-of-process use)
 //! `GET /_standin/stats` (JSON [`Stats`]), `GET /_standin/behavior` (the default spec) and
@@ -34,6 +35,7 @@
 pub mod behavior;
 mod body;
 mod chat;
+pub mod cli;
 mod content;
 mod endpoints;
 mod error;
