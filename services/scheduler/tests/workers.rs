@@ -335,3 +335,94 @@ async fn a_task_with_an_affinity_key_goes_to_the_worker_holding_its_session() {
         .expect("cancel");
     finish(&mut client, &busy).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_task_falls_back_to_any_worker_after_the_affinity_wait() {
+    let scheduler = Scheduler::start(
+        "heartbeat_interval_ms = 100\nlease_ms = 1500\nreconnect_grace_ms = 300\n\
+         affinity_wait_ms = 300\n",
+    );
+    let mut client = scheduler.client().await;
+    let holder = FakeExecutor::new(Behaviour::Work, 1);
+    let _holder = scheduler.worker("holder", pb::WorkerKind::Browser, 1, holder.clone());
+    wait_for_worker(&mut client, "holder").await;
+    let with_key = |url: &str| pb::TaskSpec {
+        affinity_key: "session-K".into(),
+        ..browse("alpha", url)
+    };
+    let first = submit(&mut client, with_key("https://example.test/login")).await;
+    finish(&mut client, &first).await;
+
+    // The holder's only slot is taken; the keyed task waits for it, then runs elsewhere.
+    let busy = submit(&mut client, browse("alpha", "https://example.test/hang")).await;
+    eventually("the holder to be busy", || {
+        let started = holder.of_task(&busy).len() == 1;
+        async move { started.then_some(()) }
+    })
+    .await;
+    let other = FakeExecutor::new(Behaviour::Work, 1);
+    let _other = scheduler.worker("other", pb::WorkerKind::Browser, 1, other.clone());
+    wait_for_worker(&mut client, "other").await;
+    let keyed = submit(&mut client, with_key("https://example.test/account")).await;
+    let (task, _) = finish(&mut client, &keyed).await;
+    assert_eq!(state(&task), pb::TaskState::Succeeded);
+    assert_eq!(task.worker_id, "other");
+    client
+        .cancel_task(pb::CancelTaskRequest {
+            task_id: busy.clone(),
+            reason: String::new(),
+        })
+        .await
+        .expect("cancel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_missing_step_outputs_does_not_make_the_task_succeed() {
+    let scheduler = Scheduler::start(FAST);
+    let mut client = scheduler.client().await;
+    let mut raw = RawWorker::attach(&scheduler, "sloppy", pb::WorkerKind::Browser, 1).await;
+    raw.grant(1).await;
+    let id = submit(
+        &mut client,
+        spec(
+            "alpha",
+            vec![
+                navigate("open", "https://example.test/"),
+                extract("x", "h1"),
+            ],
+        ),
+    )
+    .await;
+    let assignment = match raw.next_within(PATIENCE).await {
+        Some(Down::Assign(a)) => a,
+        other => panic!("expected an assignment, got {other:?}"),
+    };
+    assert_eq!(assignment.steps.len(), 2);
+    // A "success" with one output for two steps.
+    raw.send(pb::attach_request::Message::Result(pb::AssignmentResult {
+        assignment_id: assignment.assignment_id.clone(),
+        outcome: Some(pb::assignment_result::Outcome::Outputs(
+            pb::AssignmentOutputs {
+                outputs: vec![pb::StepOutput {
+                    step: "open".into(),
+                    index: 0,
+                    duration: None,
+                    value: Some(pb::step_output::Value::None(pb::NoOutput {})),
+                }],
+            },
+        )),
+        session_keys: Vec::new(),
+    }))
+    .await;
+    let (task, _) = finish(&mut client, &id).await;
+    assert_eq!(state(&task), pb::TaskState::Failed, "{task:#?}");
+    let error = task.error.clone().expect("an error");
+    assert_eq!(error.reason, pb::ErrorReason::Internal as i32);
+    assert!(error.message.contains("sloppy"), "{}", error.message);
+    assert!(
+        task.outputs.is_empty(),
+        "no partial outputs kept: {task:#?}"
+    );
+    let status = cluster(&mut client).await;
+    assert!(status.workers[0].health < 1.0, "counted against the worker");
+}

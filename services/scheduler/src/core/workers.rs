@@ -280,7 +280,29 @@ impl Core {
             self.workers.live.insert(result.assignment_id, live);
             return;
         }
-        let good = match &result.outcome {
+        // A success must carry one output per step, in step order; anything else is the
+        // worker's bug, and must not pass for a finished task.
+        let outcome = match result.outcome {
+            Some(pb::assignment_result::Outcome::Outputs(outputs))
+                if !outputs
+                    .outputs
+                    .iter()
+                    .map(|o| o.index as usize)
+                    .eq(live.steps.clone()) =>
+            {
+                let indexes: Vec<u32> = outputs.outputs.iter().map(|o| o.index).collect();
+                Some(pb::assignment_result::Outcome::Error(error(
+                    ErrorReason::Internal,
+                    format!(
+                        "worker {worker_id} reported success with outputs for steps {indexes:?}; \
+                         the assignment was steps {}..{}",
+                        live.steps.start, live.steps.end
+                    ),
+                )))
+            }
+            other => other,
+        };
+        let good = match &outcome {
             Some(pb::assignment_result::Outcome::Error(e)) => {
                 !worker_fault(drover_api::DroverError::from_pb(e).reason)
             }
@@ -292,7 +314,7 @@ impl Core {
             std::time::Duration::from_millis(self.config.quarantine_ms),
             self.config.quarantine_below,
         );
-        self.assignment_done(&live.task_id, live.steps, result.outcome, &worker_id);
+        self.assignment_done(&live.task_id, live.steps, outcome, &worker_id);
     }
 
     /// Takes an assignment back from its worker (cancel, deadline, lease expiry): the worker
