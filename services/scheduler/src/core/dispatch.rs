@@ -14,6 +14,8 @@ use crate::{metrics, store::TaskRecord};
 impl Core {
     /// Assigns queued work while some worker has credit and some task can be placed.
     pub(super) fn dispatch(&mut self) {
+        // The earliest time a task held back for its session's worker may go elsewhere.
+        let mut held_until: Option<Instant> = None;
         for kind in [WorkKind::Browser, WorkKind::Ai] {
             loop {
                 let now = Instant::now();
@@ -48,7 +50,15 @@ impl Core {
                             return false;
                         };
                         let avoid = runtime.get(id).and_then(|r| r.avoid.as_deref());
-                        chosen = place(record, kind, workers, avoid, config.affinity_wait_ms, now);
+                        chosen = place(
+                            record,
+                            kind,
+                            workers,
+                            avoid,
+                            config.affinity_wait_ms,
+                            now,
+                            &mut held_until,
+                        );
                         chosen.is_some()
                     })
                 };
@@ -57,6 +67,12 @@ impl Core {
                     _ => break,
                 }
             }
+        }
+        if let Some(at) = held_until
+            && self.dispatch_wake.is_none_or(|pending| pending > at)
+        {
+            self.dispatch_wake = Some(at);
+            self.add_timer(at, super::Timer::Dispatch);
         }
     }
 
@@ -135,6 +151,7 @@ fn place(
     avoid: Option<&str>,
     affinity_wait_ms: u64,
     now: Instant,
+    held_until: &mut Option<Instant>,
 ) -> Option<u64> {
     let selector = &record.spec.worker_selector;
     let eligible = |w: &super::workers::WorkerConn| {
@@ -154,6 +171,11 @@ fn place(
         }
         let waited = now.duration_since(record.enqueued_at);
         if waited < std::time::Duration::from_millis(affinity_wait_ms) {
+            *held_until = Some(
+                held_until
+                    .unwrap_or(now + std::time::Duration::from_secs(3600))
+                    .min(record.enqueued_at + std::time::Duration::from_millis(affinity_wait_ms)),
+            );
             return None;
         }
     }

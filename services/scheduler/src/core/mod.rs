@@ -135,6 +135,8 @@ enum Timer {
     TaskDeadline(String),
     /// The task's retry backoff is over: back into the queue.
     Requeue(String),
+    /// A task held back for its session's worker may go to any worker now: match again.
+    Dispatch,
 }
 
 /// Per-task state that is not stored: who is waiting on it, and its live assignment.
@@ -161,6 +163,8 @@ pub(crate) struct Core {
     workers: workers::Workers,
     next_seq: u64,
     next_lease_check: Instant,
+    /// The pending [`Timer::Dispatch`] wake-up, if any.
+    dispatch_wake: Option<Instant>,
 }
 
 /// The handle API handlers use to talk to the core.
@@ -204,6 +208,7 @@ pub fn start(config: SchedulerConfig) -> SchedulerHandle {
         workers: workers::Workers::default(),
         next_seq: 0,
         next_lease_check: Instant::now(),
+        dispatch_wake: None,
         config,
     };
     tokio::spawn(core.run(inbox));
@@ -281,6 +286,17 @@ impl Core {
     fn add_timer(&mut self, at: Instant, timer: Timer) {
         self.timer_seq += 1;
         self.timers.push(Reverse((at, self.timer_seq, timer)));
+        // Timers of finished tasks stay in the heap until they fire; when they outnumber the
+        // live tasks' by far, drop them, so the heap follows live tasks, not throughput.
+        if self.timers.len() > 4 * self.runtime.len() + 1024 {
+            let runtime = &self.runtime;
+            self.timers.retain(|Reverse((_, _, timer))| match timer {
+                Timer::QueueDeadline(id) | Timer::TaskDeadline(id) | Timer::Requeue(id) => {
+                    runtime.contains_key(id)
+                }
+                Timer::Dispatch => true,
+            });
+        }
     }
 
     fn next_wake(&self) -> Instant {
@@ -311,6 +327,8 @@ impl Core {
                 Timer::QueueDeadline(id) => self.queue_deadline_passed(&id),
                 Timer::TaskDeadline(id) => self.task_deadline_passed(&id),
                 Timer::Requeue(id) => self.backoff_over(&id),
+                // Matching runs after every wake-up.
+                Timer::Dispatch => self.dispatch_wake = None,
             }
         }
         if now >= self.next_lease_check {
