@@ -337,7 +337,7 @@ fn insert_table(
                 continue;
             }
         };
-        values.insert(name, (text, source.to_owned()));
+        values.insert(name.clone(), (text, format!("{source}: {name}")));
     }
 }
 
