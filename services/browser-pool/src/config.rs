@@ -400,7 +400,7 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("[pool]: \"x\""), "{err}");
+        assert!(err.contains("[pool]: worker_slots: \"x\""), "{err}");
         assert!(
             !err.contains("/no/such/file"),
             "the file variable is not read: {err}"

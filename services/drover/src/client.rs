@@ -124,9 +124,15 @@ pub fn describe_error(error: &DroverError) -> String {
 /// An error with its sources, for transport errors whose top line says little.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
+    let mut last = text.clone();
     let mut source = error.source();
     while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
+        // Layers often repeat their inner error's words; say them once.
+        let words = cause.to_string();
+        if words != last {
+            let _ = write!(text, ": {words}");
+        }
+        last = words;
         source = cause.source();
     }
     text

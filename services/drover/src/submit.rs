@@ -206,15 +206,11 @@ fn apply(task: &mut Followed, event: pb::TaskEvent) {
                 task.steps_done.insert(output.index);
             }
         }
-        Some(Detail::Requeued(requeued)) => {
-            if task.first_error.is_none() {
-                task.first_error = requeued.cause;
-            }
+        Some(Detail::Requeued(requeued)) if task.first_error.is_none() => {
+            task.first_error = requeued.cause;
         }
-        Some(Detail::Finished(finished)) => {
-            if task.first_error.is_none() {
-                task.first_error = finished.error;
-            }
+        Some(Detail::Finished(finished)) if task.first_error.is_none() => {
+            task.first_error = finished.error;
         }
         _ => {}
     }
