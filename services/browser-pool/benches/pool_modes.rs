@@ -3,7 +3,10 @@
 //! 2, 4 and 8, against the real Chromium:
 //!
 //! - **pooled**: a [`BrowserPool`](drover_browser_pool::pool::BrowserPool) of 2 browsers ×
-//!   8 pages, shared isolation, one tenant: a warm page per task, reset afterwards;
+//!   8 pages, shared isolation, one tenant: a warm page per task, reset afterwards in the
+//!   pool's default mode, the *deferred* reset (`ActorSettings::deferred_reset`: the page is
+//!   parked frozen with its document, and the next task's own navigate replaces it; the
+//!   eager mode, a reset to about:blank on return, is that setting turned off);
 //! - **page-per-task**: one long-lived browser; a new page per task, closed afterwards;
 //! - **context-per-task**: one long-lived browser; a new browser context + page per task,
 //!   disposed afterwards;
@@ -13,7 +16,8 @@
 //! page, context and browser lifecycle (see `support/modes.rs`). Then a soak: 2,000 pooled
 //! tasks at concurrency 4 on the same two browsers (recycling off), with the memory of both
 //! browsers' process trees sampled before a warm-up of 500 tasks, after it, and after each
-//! quarter. The warm-up is long enough for every pooled page to have served tasks and reach
+//! quarter (idle parked pages keep their last document, so the soak also shows that this
+//! holds steady). The warm-up is long enough for every pooled page to have served tasks and reach
 //! its steady size (after 100 tasks some of the 16 pages had not, and the soak's first
 //! quarter showed that as "growth"); its own growth is printed separately. Finally it checks
 //! `/proc` for chromium processes left behind.

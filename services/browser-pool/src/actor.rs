@@ -5,6 +5,9 @@
 //! - one *shared* context per tenant and one *session* context per (tenant, affinity key),
 //!   each with idle pages reused across tasks (least recently used contexts are evicted past
 //!   a bound);
+//! - whether each idle page of those is clean (reset eagerly to about:blank) or *parked*:
+//!   frozen with its last task's document, to be cleaned when it is lent again (the deferred
+//!   reset, see [`crate::page::park`] and [`ActorSettings::deferred_reset`]);
 //! - a few *spare isolated* contexts, each with a page, created in the background so an
 //!   isolated task does not pay for context + page creation on its path;
 //! - the leases it handed out, so a periodic sweep can compare `Target.getTargets` with its
@@ -57,6 +60,11 @@ pub struct ActorSettings {
     pub health_interval: Duration,
     /// How often targets are compared with the actor's records.
     pub sweep_interval: Duration,
+    /// Shared and session pages are parked (frozen with their document) when returned and
+    /// cleaned when lent again, mostly by the next task's own navigation, instead of being
+    /// reset to about:blank at once: one document load per task instead of two. Off, every
+    /// returned page is reset eagerly.
+    pub deferred_reset: bool,
 }
 
 impl Default for ActorSettings {
@@ -68,6 +76,7 @@ impl Default for ActorSettings {
             cdp_timeout: Duration::from_secs(10),
             health_interval: Duration::from_secs(5),
             sweep_interval: Duration::from_secs(30),
+            deferred_reset: true,
         }
     }
 }
@@ -313,12 +322,19 @@ struct ContextEntry {
     id: Option<BrowserContextId>,
     /// Acquires waiting for the context to exist or for a page being reset.
     waiting: Vec<Reply>,
-    /// Returned pages being reset; each will serve a waiting acquire or go idle.
+    /// Returned pages being reset or parked; each will serve a waiting acquire or go idle.
     resetting: usize,
-    idle: Vec<Page>,
+    idle: Vec<IdlePage>,
     /// Leases out plus pages being opened for it: an entry in use is never evicted.
     leased: usize,
     last_used: Instant,
+}
+
+/// A page kept for the context's next task.
+struct IdlePage {
+    page: Page,
+    /// Parked with its last task's document rather than reset: the next task cleans it.
+    needs_reset: bool,
 }
 
 struct LeaseRecord {
@@ -342,11 +358,13 @@ enum JobDone {
         result: Result<BrowserContextId, String>,
     },
     Spare(Result<(BrowserContextId, Page), String>),
-    /// A returned page was reset (`Ok`) or failed to be (it is then closed).
+    /// A returned page was reset or parked (`ok`) or failed to be (it is then closed).
     Reset {
         key: ContextKey,
         page: Page,
         ok: bool,
+        /// Parked rather than reset.
+        needs_reset: bool,
     },
     Tidied,
     Health(Result<u64, String>),

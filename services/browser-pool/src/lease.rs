@@ -2,6 +2,10 @@
 //! browser's actor. The lease goes back on drop, so a page is returned on success, failure,
 //! panic and cancellation alike; if the browser dies meanwhile, [`PageLease::gone`] fires at
 //! once so the task fails fast instead of waiting for CDP calls to time out.
+//!
+//! A lease also says whether its page was parked with the previous task's document (the
+//! deferred reset, see [`crate::page::park`]): the task must then [`crate::page::wake`] it
+//! before anything else.
 
 use chromiumoxide::Page;
 use tokio::sync::mpsc;
@@ -49,6 +53,7 @@ pub struct PageLease {
     pub(crate) returns: mpsc::UnboundedSender<Returned>,
     pub(crate) reusable: bool,
     pub(crate) overrides: Overrides,
+    pub(crate) needs_reset: bool,
 }
 
 impl PageLease {
@@ -65,6 +70,13 @@ impl PageLease {
     /// Fires when the page's browser is gone (crashed, killed or shut down).
     pub fn gone(&self) -> &CancellationToken {
         &self.gone
+    }
+
+    /// True when the page still holds the previous task's (frozen) document: the task must
+    /// wake it with [`crate::page::wake`], and if it did not reset it, run its first step, a
+    /// navigate, with [`crate::page::run_navigate_away`].
+    pub fn needs_reset(&self) -> bool {
+        self.needs_reset
     }
 
     /// False once [`Self::discard`] was called.

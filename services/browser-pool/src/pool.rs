@@ -4,8 +4,15 @@
 //! for one of `browsers × pages_per_browser` slots; a browser is picked (the one holding the
 //! task's session, else the least loaded ready one); its actor lends a page in the task's
 //! context ([`ContextKey`]); the page is prepared with the task's options, the steps run in
-//! order with per-step deadlines, then the page is reset and returned. If the browser dies
-//! mid-task, the lease's `gone` signal fails the task at once with a transient error.
+//! order with per-step deadlines, then the page is returned and its actor resets it. If the
+//! browser dies mid-task, the lease's `gone` signal fails the task at once with a transient
+//! error.
+//!
+//! With the deferred reset ([`ActorSettings::deferred_reset`], the default) the actor only
+//! parks a returned shared or session page, and the task that next leases it finishes the
+//! job: it wakes the page first and, when its own first step is a navigate, lets that
+//! navigation replace the previous document (history forgotten before the second step);
+//! otherwise it resets the page in full before preparing it. See [`crate::page::wake`].
 //!
 //! The supervisor (the private `supervisor` module) keeps the browsers alive: replaces dead ones with
 //! jittered backoff, recycles them by task count, age or memory, and stops the pool taking
@@ -21,7 +28,7 @@ use std::{
 };
 
 use drover_api::{
-    Step, UrlPolicy,
+    Step, StepKind, UrlPolicy,
     convert::BrowserJob,
     model::{
         browser::{BrowserOptions, Isolation},
@@ -171,6 +178,9 @@ pub(crate) struct PoolState {
 
 const MAX_SESSION_ROUTES: usize = 65_536;
 
+/// Parked pages a task tries to wake before it gives up on the browser.
+const WAKE_ATTEMPTS: usize = 3;
+
 impl PoolState {
     /// A snapshot of the browsers now.
     pub fn browsers(&self) -> Vec<BrowserHandle> {
@@ -299,7 +309,7 @@ impl BrowserPool {
                 }
             }
         };
-        let mut lease = self.lease(&task).await?;
+        let mut lease = self.clean_lease(&task).await?;
         metrics::histogram!(m::ACQUIRE_WAIT).record(waited.elapsed().as_secs_f64());
         let result = self.run_steps(&task, &mut lease).await;
         // Returning the lease hands the page to its browser's actor, which resets and
@@ -349,6 +359,52 @@ impl BrowserPool {
             }
         }
         Err(last)
+    }
+
+    /// Borrows a page and, if it was parked with the previous task's document, wakes it
+    /// (and resets it in full unless the task starts by navigating). A page that cannot be
+    /// woken is the pool's fault, not the task's: it is discarded and another page taken.
+    async fn clean_lease(&self, task: &TaskRun) -> Result<PageLease, PoolError> {
+        let navigates_first = task
+            .steps
+            .first()
+            .is_some_and(|(_, step)| matches!(step.kind, StepKind::Navigate(_)));
+        let mut last = None;
+        for _ in 0..WAKE_ATTEMPTS {
+            let mut lease = self.lease(task).await?;
+            if !lease.needs_reset() {
+                return Ok(lease);
+            }
+            let gone = lease.gone().clone();
+            let woken = tokio::select! {
+                r = page::wake(lease.page(), navigates_first, task.deadline) => r,
+                () = gone.cancelled() => Err(StepError::BrowserGone("the browser crashed".into())),
+                () = self.state.abort.cancelled() => {
+                    return Err(PoolError::Cancelled { outputs: Vec::new() });
+                }
+            };
+            match woken {
+                // Reset in full: the first step needs no care any more.
+                Ok(()) if !navigates_first => {
+                    lease.needs_reset = false;
+                    return Ok(lease);
+                }
+                Ok(()) => return Ok(lease),
+                Err(error @ StepError::Timeout { .. }) if Instant::now() >= task.deadline => {
+                    lease.discard();
+                    return Err(PoolError::Prepare(error));
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "cannot wake a parked page; taking another");
+                    lease.discard();
+                    last = Some(error);
+                }
+            }
+        }
+        let why = last.map_or_else(String::new, |e| e.to_string());
+        Err(PoolError::BrowserFailed(format!(
+            "cannot clean a pooled page: {why}"
+        )))
     }
 
     async fn wait_for_browser(&self, key: &ContextKey) -> BrowserHandle {
@@ -430,6 +486,9 @@ impl BrowserPool {
         let mut prior = task.prior.clone();
         let mut outputs = Vec::with_capacity(task.steps.len());
         let mut total_bytes = 0usize;
+        // A woken page still holding the previous task's document: the first step (a
+        // navigate, see `clean_lease`) must replace it and forget it.
+        let mut replace_document = lease.needs_reset();
         for (index, step) in &task.steps {
             let started = Instant::now();
             let deadline = step
@@ -441,8 +500,15 @@ impl BrowserPool {
                 url_policy: &config.url_policy,
                 max_output_bytes: config.max_step_output_bytes,
             };
+            let run = async {
+                if std::mem::take(&mut replace_document) {
+                    page::run_navigate_away(&env, &step.kind, &prior).await
+                } else {
+                    page::run_step(&env, &step.kind, &prior).await
+                }
+            };
             let result = tokio::select! {
-                r = page::run_step(&env, &step.kind, &prior) => r,
+                r = run => r,
                 () = gone.cancelled() => Err(StepError::BrowserGone("the browser crashed".into())),
                 () = abort.cancelled() => Err(StepError::Failed("the pool is shutting down".into())),
             };

@@ -5,7 +5,9 @@
 //! policy), so the modes differ only in where the page comes from and what happens to it after
 //! the task:
 //!
-//! - [`Mode::Pooled`]: a [`BrowserPool`] lends a warm page and resets it afterwards;
+//! - [`Mode::Pooled`]: a [`BrowserPool`] lends a warm page and resets it afterwards, with
+//!   the pool's default reset mode: deferred ([`ActorSettings::deferred_reset`]), so a
+//!   returned page is parked frozen and the next task's navigate replaces its document;
 //! - [`Mode::PagePerTask`]: one long-lived browser; a new page in its default context per
 //!   task, closed afterwards;
 //! - [`Mode::ContextPerTask`]: one long-lived browser; a new browser context and a page in
@@ -112,7 +114,8 @@ pub fn task_steps(url: &str) -> Vec<(u32, Step)> {
 }
 
 /// The pooled mode's configuration: [`POOL_BROWSERS`] × `pages` slots, a warm page kept for
-/// each slot, recycling after `max_tasks_per_browser` tasks (0: never); the rest as deployed.
+/// each slot, recycling after `max_tasks_per_browser` tasks (0: never); the rest, the
+/// deferred reset included, as deployed.
 pub fn pool_config(launch: &LaunchConfig, pages: usize, max_tasks_per_browser: u64) -> PoolConfig {
     PoolConfig {
         browsers: POOL_BROWSERS,

@@ -1,13 +1,19 @@
 //! The actor's loop: requests, returned pages, finished subtasks and timers, one at a time.
 //! Nothing here waits on Chromium: CDP work runs as subtasks whose results come back as
 //! [`JobDone`] messages.
+//!
+//! A shared or session page that comes back is either reset to about:blank at once or, with
+//! [`ActorSettings::deferred_reset`], parked (overrides undone, page frozen) and recorded as
+//! needing a reset; the lease that next takes it carries that mark, and the task cleans the
+//! page (see [`crate::page::wake`]). A page that cannot be parked is reset eagerly instead.
 
 use std::sync::{Arc, atomic::Ordering};
 
 use super::*;
 use crate::page::Overrides;
 
-/// How long resetting a returned page may take before the page is replaced instead.
+/// How long resetting (or parking) a returned page may take before the page is replaced
+/// instead.
 const RESET_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Actor {
@@ -53,6 +59,7 @@ impl Actor {
         key: ContextKey,
         page: Page,
         isolated_context: Option<BrowserContextId>,
+        needs_reset: bool,
     ) -> PageLease {
         self.next_lease += 1;
         let lease_id = self.next_lease;
@@ -72,6 +79,7 @@ impl Actor {
             returns: self.returns_tx.clone(),
             reusable: true,
             overrides: Overrides::default(),
+            needs_reset,
         }
     }
 
@@ -84,7 +92,7 @@ impl Actor {
             match self.spares.pop_front() {
                 Some((context, page)) => {
                     self.stats.contexts.fetch_sub(1, Ordering::Relaxed);
-                    self.deliver(key, Ok(page), Some(context), reply);
+                    self.deliver(key, Ok((page, false)), Some(context), reply);
                     self.refill_spares();
                 }
                 None => self.spawn_open_isolated(reply),
@@ -111,9 +119,9 @@ impl Actor {
         entry.last_used = Instant::now();
         entry.leased += 1;
         match (&entry.id, entry.idle.pop()) {
-            (_, Some(page)) => {
+            (_, Some(idle)) => {
                 self.stats.idle_pages.fetch_sub(1, Ordering::Relaxed);
-                self.deliver(key, Ok(page), None, reply);
+                self.deliver(key, Ok((idle.page, idle.needs_reset)), None, reply);
             }
             // A page of this context is being reset: it comes back in a few milliseconds,
             // sooner than a new page would open.
@@ -126,17 +134,18 @@ impl Actor {
         }
     }
 
-    /// Hands a page (or the failure to get one) to an acquire.
+    /// Hands a page, and whether it still needs a reset (or the failure to get one) to an
+    /// acquire.
     fn deliver(
         &mut self,
         key: ContextKey,
-        result: Result<Page, String>,
+        result: Result<(Page, bool), String>,
         isolated_context: Option<BrowserContextId>,
         reply: Reply,
     ) {
         match result {
-            Ok(page) => {
-                let lease = self.lease_for(key, page, isolated_context);
+            Ok((page, needs_reset)) => {
+                let lease = self.lease_for(key, page, isolated_context, needs_reset);
                 // A caller that gave up meanwhile drops the lease, which returns the page.
                 let _ = reply.send(Ok(lease));
             }
@@ -172,22 +181,44 @@ impl Actor {
         let keep = returned.reusable && !self.draining && idle_total < self.settings.idle_pages;
         match self.contexts.get_mut(&record.key) {
             Some(entry) if keep => {
-                // Reset off the task's path: the task has answered already, and a waiting
-                // acquire for this context takes the page as soon as it is clean.
+                // Off the task's path: the task has answered already, and a waiting acquire
+                // for this context takes the page as soon as it is parked or clean.
                 entry.resetting += 1;
                 let key = record.key;
                 let (page, overrides) = (returned.page, returned.overrides);
+                let deferred = self.settings.deferred_reset;
                 self.jobs.spawn(async move {
                     let deadline = Instant::now() + RESET_TIMEOUT;
+                    if deferred {
+                        match crate::page::park(&page, overrides, deadline).await {
+                            Ok(()) => {
+                                return JobDone::Reset {
+                                    key,
+                                    page,
+                                    ok: true,
+                                    needs_reset: true,
+                                };
+                            }
+                            Err(error) => {
+                                tracing::debug!(%error, "cannot park a page; resetting it now");
+                            }
+                        }
+                    }
+                    // Overrides again: parking may have failed before undoing them all.
                     let ok = crate::page::reset(&page, overrides, deadline).await.is_ok();
-                    JobDone::Reset { key, page, ok }
+                    JobDone::Reset {
+                        key,
+                        page,
+                        ok,
+                        needs_reset: false,
+                    }
                 });
             }
             _ => self.spawn_close(returned.page),
         }
     }
 
-    fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool) {
+    fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool, needs_reset: bool) {
         let Some(entry) = self.contexts.get_mut(&key) else {
             self.spawn_close(page);
             return;
@@ -196,9 +227,9 @@ impl Actor {
         let waiter =
             (!entry.waiting.is_empty() && entry.id.is_some()).then(|| entry.waiting.remove(0));
         match (ok && !self.draining, waiter) {
-            (true, Some(reply)) => self.deliver(key, Ok(page), None, reply),
+            (true, Some(reply)) => self.deliver(key, Ok((page, needs_reset)), None, reply),
             (true, None) => {
-                entry.idle.push(page);
+                entry.idle.push(IdlePage { page, needs_reset });
                 self.stats.idle_pages.fetch_add(1, Ordering::Relaxed);
             }
             (false, waiter) => {
@@ -221,7 +252,8 @@ impl Actor {
                 reply,
             } => {
                 self.pages_opening -= 1;
-                self.deliver(key, result, isolated_context, reply);
+                let fresh = result.map(|page| (page, false));
+                self.deliver(key, fresh, isolated_context, reply);
             }
             JobDone::ContextCreated { key, result } => self.context_created(key, result),
             JobDone::Spare(result) => {
@@ -235,7 +267,12 @@ impl Actor {
                     Err(why) => tracing::warn!(%why, "cannot prepare a spare isolated context"),
                 }
             }
-            JobDone::Reset { key, page, ok } => self.reset_done(key, page, ok),
+            JobDone::Reset {
+                key,
+                page,
+                ok,
+                needs_reset,
+            } => self.reset_done(key, page, ok, needs_reset),
             JobDone::Tidied => {}
             JobDone::Health(Ok(memory)) => {
                 self.stats.memory_bytes.store(memory, Ordering::Relaxed);
@@ -356,7 +393,7 @@ impl Actor {
         let known: HashSet<_> = self
             .contexts
             .values()
-            .flat_map(|e| e.idle.iter())
+            .flat_map(|e| e.idle.iter().map(|idle| &idle.page))
             .chain(self.spares.iter().map(|(_, p)| p))
             .map(|p| p.target_id().clone())
             .collect();

@@ -15,6 +15,9 @@
 //! - [`prepare`] / [`reset`] (in `prepare`) bracket a task on a page, [`Overrides`] telling
 //!   reset what to undo; [`RequestPolicy`] (in `requests`) is the request blocking a task
 //!   asked for;
+//! - [`park`] / [`wake`] / [`run_navigate_away`] (in `handover`) are the deferred form of
+//!   the reset for pooled pages: frozen with their document when returned, cleaned when lent
+//!   again, mostly by the next task's own first navigation;
 //! - `clock` bounds every call by the deadline.
 
 mod capture;
@@ -22,6 +25,7 @@ mod clock;
 mod cookies;
 mod dom;
 mod egress;
+mod handover;
 mod js;
 mod load;
 mod navigate;
@@ -38,6 +42,7 @@ use drover_api::{
 };
 use tokio::time::Instant;
 
+pub use handover::{park, wake};
 pub use prepare::{Overrides, prepare, reset};
 pub use requests::RequestPolicy;
 
@@ -64,13 +69,52 @@ pub async fn run_step(
     kind: &StepKind,
     prior: &PriorOutputs,
 ) -> Result<OutputValue, StepError> {
+    run_step_on(env, kind, prior, Document::Any).await
+}
+
+/// Runs a task's first step, a navigate, on a page that [`wake`] woke without resetting:
+/// the navigation must replace the previous task's document and drop it from the history
+/// before the task's next step (see the `handover` module). Refuses any other step kind,
+/// which needs the full [`reset`] first.
+pub async fn run_navigate_away(
+    env: &StepEnv<'_>,
+    kind: &StepKind,
+    prior: &PriorOutputs,
+) -> Result<OutputValue, StepError> {
+    if !matches!(kind, StepKind::Navigate(_)) {
+        return Err(StepError::Failed(format!(
+            "a {} step cannot start on a page that still holds another task's document",
+            kind.name()
+        )));
+    }
+    run_step_on(env, kind, prior, Document::Replace).await
+}
+
+/// What a navigate must do about the document the page holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Document {
+    /// Nothing: the page is the task's own.
+    Any,
+    /// Replace it and forget it: it is the previous task's.
+    Replace,
+}
+
+async fn run_step_on(
+    env: &StepEnv<'_>,
+    kind: &StepKind,
+    prior: &PriorOutputs,
+    document: Document,
+) -> Result<OutputValue, StepError> {
     let clock = Clock::new(env.deadline);
     let render = |template: &Template| prior.render(template).map_err(StepError::Failed);
     let page = env.page;
     let output = match kind {
-        StepKind::Navigate(step) => {
-            navigate::navigate(env, &clock, step, &render(&step.url)?).await?
+        StepKind::Navigate(step) if document == Document::Replace => {
+            handover::navigate_away(env, &clock, step, &render(&step.url)?).await?
         }
+        StepKind::Navigate(step) => navigate::navigate(env, &clock, step, &render(&step.url)?)
+            .await?
+            .into_output(),
         StepKind::Click(step) => dom::click(page, &clock, step, &render(&step.selector)?).await?,
         StepKind::TypeText(step) => {
             let (selector, text) = (render(&step.selector)?, render(&step.text)?);

@@ -12,7 +12,7 @@ use chromiumoxide::{
     Page,
     cdp::browser_protocol::{
         network::ResourceType,
-        page::{NavigateParams, StopLoadingParams},
+        page::{NavigateParams, NavigatedWithinDocumentNavigationType, StopLoadingParams},
     },
 };
 use drover_api::model::{
@@ -37,15 +37,29 @@ pub(crate) struct Landed {
     pub(crate) title: String,
     /// Its HTTP status; 0 when no response was seen (about:blank, data:, cache-less cases).
     pub(crate) status: u16,
+    /// False for a same-document navigation (a fragment change): the document that was there
+    /// before, with its scripts and state, is still the page's document.
+    pub(crate) new_document: bool,
 }
 
-/// Runs the `navigate` step with its rendered URL.
+impl Landed {
+    /// The `navigate` step's output.
+    pub(crate) fn into_output(self) -> OutputValue {
+        OutputValue::Navigate {
+            url: self.url,
+            title: self.title,
+            status: self.status,
+        }
+    }
+}
+
+/// Runs the `navigate` step with its rendered URL; [`Landed::into_output`] is its output.
 pub(crate) async fn navigate(
     env: &StepEnv<'_>,
     clock: &Clock,
     step: &Navigate,
     raw_url: &str,
-) -> Result<OutputValue, StepError> {
+) -> Result<Landed, StepError> {
     let policy = env.url_policy;
     let url = egress::vet_target(policy, raw_url, clock).await?;
     let landed = goto(
@@ -58,11 +72,7 @@ pub(crate) async fn navigate(
     )
     .await?;
     egress::vet_literal(policy, &landed.url)?;
-    Ok(OutputValue::Navigate {
-        url: landed.url,
-        title: landed.title,
-        status: landed.status,
-    })
+    Ok(landed)
 }
 
 /// Opens `url` in the main frame and waits until it reaches `state`. Every redirect of a
@@ -87,13 +97,13 @@ pub(crate) async fn goto(
     let mut reached: HashSet<(String, String)> = HashSet::new();
     let mut statuses: HashMap<String, u16> = HashMap::new();
     let mut loader: Option<Option<String>> = None;
-    let status = loop {
+    let (status, new_document) = loop {
         if let Some(loader) = &loader {
             let Some(loader) = loader else {
-                break 0; // a same-document navigation: nothing to load
+                break (0, false); // a same-document navigation: nothing to load
             };
             if reached.contains(&(loader.clone(), wanted.to_owned())) {
-                break statuses.get(loader).copied().unwrap_or(0);
+                break (statuses.get(loader).copied().unwrap_or(0), true);
             }
         }
         tokio::select! {
@@ -110,6 +120,19 @@ pub(crate) async fn goto(
             event = watch.next_event(clock) => match event? {
                 NavEvent::Lifecycle(ev) => {
                     reached.insert((ev.loader_id.as_ref().to_owned(), ev.name.clone()));
+                }
+                NavEvent::WithinDocument(ev)
+                    if ev.navigation_type == NavigatedWithinDocumentNavigationType::Fragment =>
+                {
+                    // chromiumoxide 0.9.1 never answers a `Page.navigate` that stays in the
+                    // document (it waits for a load that does not come): the main frame's
+                    // fragment navigation is the answer. (Its own navigation record lingers
+                    // until its request timeout and queues the page's next `Page.navigate`
+                    // behind it; callers that can avoid such a navigation do.)
+                    let main_frame = clock.cdp(page.mainframe()).await?;
+                    if main_frame.as_ref() == Some(&ev.frame_id) {
+                        break (0, false);
+                    }
                 }
                 NavEvent::Response(ev) if ev.r#type == ResourceType::Document => {
                     let status = u16::try_from(ev.response.status).unwrap_or(0);
@@ -145,5 +168,6 @@ pub(crate) async fn goto(
         url: text("href"),
         title: text("title"),
         status,
+        new_document,
     })
 }

@@ -6,7 +6,10 @@
 //! undone in full) and hands it back with the page. `reset` undoes exactly those, leaves the
 //! page on an empty `about:blank` and verifies that it did; the pool closes and replaces a
 //! page whose reset fails. What lives in the browser context (cookies, storage) is the pool's
-//! concern, by isolation level.
+//! concern, by isolation level. With the deferred reset (the `handover` module) a returned
+//! page is parked instead, and `reset` runs only when the page's next task does not begin
+//! with a navigate, or when parking fails; [`undo_overrides`] and [`forget_history`] are
+//! shared with it.
 //!
 //! Nothing but `prepare` sets these overrides on a pooled page (steps only evaluate script,
 //! which cannot reach CDP emulation, and capture without emulation), so a page whose tasks
@@ -151,7 +154,7 @@ const COMMIT_PENDING_RETRY: std::time::Duration = std::time::Duration::from_mill
 /// renderer announces the new document (`frameNavigated`) before the browser process has made
 /// it the page's active frame, and in that short window the browser refuses with "Not
 /// attached to an active page": ask again until the clock runs out.
-async fn forget_history(page: &Page, clock: &Clock) -> Result<(), StepError> {
+pub(super) async fn forget_history(page: &Page, clock: &Clock) -> Result<(), StepError> {
     loop {
         let tried = clock
             .cdp(page.execute(ResetNavigationHistoryParams::default()))
@@ -172,18 +175,13 @@ async fn forget_history(page: &Page, clock: &Clock) -> Result<(), StepError> {
     }
 }
 
-/// Where the main document is and whether it is an empty about:blank, in one small
-/// expression (not the `dom.js` helpers: this runs on every reset).
-const BLANKNESS: &str = "({href: location.href, empty: !!document.body && !!document.head \
-                         && document.body.childNodes.length === 0 \
-                         && document.head.childNodes.length === 0})";
-
-/// Returns the page to a blank state without the `overrides` a task may have left, and
-/// verifies it.
-pub async fn reset(page: &Page, overrides: Overrides, deadline: Instant) -> Result<(), StepError> {
-    let clock = Clock::new(deadline);
-    // Undone before leaving the task's document, so nothing of the task applies to the
-    // navigation away. Interception goes first: a paused request would hold the page.
+/// Undoes the page-level `overrides` a task may have left (see [`Overrides`]). Interception
+/// goes first: a paused request would hold the page.
+pub(super) async fn undo_overrides(
+    page: &Page,
+    clock: &Clock,
+    overrides: Overrides,
+) -> Result<(), StepError> {
     if overrides.requests {
         clock
             .cdp(page.execute(fetch::DisableParams::default()))
@@ -200,6 +198,22 @@ pub async fn reset(page: &Page, overrides: Overrides, deadline: Instant) -> Resu
             .cdp(page.execute(SetUserAgentOverrideParams::new(String::new())))
             .await?;
     }
+    Ok(())
+}
+
+/// Where the main document is and whether it is an empty about:blank, in one small
+/// expression (not the `dom.js` helpers: this runs on every reset).
+const BLANKNESS: &str = "({href: location.href, empty: !!document.body && !!document.head \
+                         && document.body.childNodes.length === 0 \
+                         && document.head.childNodes.length === 0})";
+
+/// Returns the page to a blank state without the `overrides` a task may have left, and
+/// verifies it.
+pub async fn reset(page: &Page, overrides: Overrides, deadline: Instant) -> Result<(), StepError> {
+    let clock = Clock::new(deadline);
+    // Undone before leaving the task's document, so nothing of the task applies to the
+    // navigation away.
+    undo_overrides(page, &clock, overrides).await?;
     if !leave_by_script(page, deadline).await {
         navigate::goto(page, &clock, "about:blank", None, LoadState::Load, |_| {
             Ok(())
