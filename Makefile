@@ -8,11 +8,12 @@ BUF := tools/node_modules/.bin/buf
 
 all: test
 
-## demo: run Drover's main job on embedded defaults.
+## demo: run Drover's main job on embedded defaults: `drover up` (scheduler, one browser,
+## the AI router with its labelled stand-in provider), the example site, and the workflows
+## in examples/, then a summary; everything stops at the end.
 demo: setup
-	@echo "drover: 'make demo' runs the example workflows through 'drover up'."
-	@echo "drover: that command arrives with the scheduler issue (#5); the foundation is in place:"
-	@echo "drover:   the v1 API (proto/drover/v1), drover-api and drover-resilience. Try 'make test'."
+	$(CARGO) build --locked -p drover
+	target/debug/drover demo --examples examples
 
 ## test: install anything missing, then run every check CI runs.
 test: setup lint fmt-check clippy unit-tests doc

@@ -8,6 +8,7 @@
 //! - **`drover up`** ([`up`], settings in [`up_config`]): scheduler, browser pool and AI router
 //!   in one process on embedded defaults, the pool and router attached to the scheduler as
 //!   workers over loopback gRPC, the stand-in provider when no AI provider is configured.
+//! - **`drover demo`** ([`demo`], [`demo_site`]): the example workflows end to end.
 //! - **Client** ([`submit`], [`inspect`]): `drover submit FILE… [--wait]`, `drover watch ID`,
 //!   `drover get ID`, `drover cancel ID [--reason TEXT]`, `drover status`, each talking to
 //!   `--scheduler URL` (env `DROVER_SCHEDULER`, default `http://127.0.0.1:50051`) through
@@ -18,6 +19,8 @@
 //! calls [`run`], which dispatches on the first argument.
 
 pub mod client;
+pub mod demo;
+pub mod demo_site;
 pub mod display;
 pub mod inspect;
 pub mod submit;
@@ -38,6 +41,10 @@ Run Drover:
   browser-pool ARGS    the browser pool alone     (same as drover-browser-pool)
   ai-router ARGS       the AI router alone        (same as drover-ai-router)
   standin-provider ARGS  the stand-in AI provider (same as drover-standin-provider)
+
+Try it:
+  demo                 run the example workflows end to end (what `make demo` runs)
+  demo-site            serve the examples' site on 127.0.0.1:50070, for drover submit
 
 Use it (each takes --scheduler URL; env DROVER_SCHEDULER; default http://127.0.0.1:50051):
   submit FILE... [--wait]       submit tasks from YAML or JSON files; --wait follows them
@@ -71,6 +78,8 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         "ai-router" => drover_ai_router::cli::main(rest).await,
         "standin-provider" => drover_standin_provider::cli::main(rest).await,
         "up" => up::run(&rest).await,
+        "demo" => demo::run(&rest).await,
+        "demo-site" => demo_site::run(&rest).await,
         "submit" | "watch" | "get" | "cancel" | "status" => client_command(command, &rest).await,
         "help" | "--help" | "-h" => {
             println!("{HELP}");
