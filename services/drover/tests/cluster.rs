@@ -1,0 +1,412 @@
+//! The whole system as separate processes on 127.0.0.1: a scheduler, three browser pools and
+//! an ai-router (against its stand-in provider), all started from the `drover` binary's
+//! multi-call subcommands, and a client submitting mixed workflows. One browser pool is
+//! SIGKILLed mid-run: its assignments are requeued and every task still reaches exactly one
+//! terminal state with the right outputs.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use drover_api::pb::{self, scheduler_service_client::SchedulerServiceClient};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+use tonic::transport::Channel;
+
+/// A process started from the `drover` binary, killed (and its Chromium swept) on drop.
+struct Proc {
+    child: Child,
+    addr: String,
+    profiles: Option<PathBuf>,
+}
+
+impl Proc {
+    fn start(args: &[&str], profiles: Option<PathBuf>) -> Proc {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_drover"));
+        command
+            .args(args)
+            .env("DROVER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(dir) = &profiles {
+            command.arg("--profiles-root").arg(dir);
+        }
+        let mut child = command.spawn().expect("start drover");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the process printed its address")
+                .expect("stdout line");
+            if let Some((_, addr)) = line.split_once(" listening on ") {
+                break addr.trim().to_owned();
+            }
+        };
+        // Keep reading stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Proc {
+            child,
+            addr,
+            profiles,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.profiles {
+            sweep_chromium(dir);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Kills Chromium processes whose command line names `dir` (what a SIGKILLed pool left to
+/// its supervisor); returns how many there were.
+fn sweep_chromium(dir: &std::path::Path) -> usize {
+    let needle = dir.to_string_lossy().to_string();
+    let mut found = 0;
+    for _ in 0..50 {
+        found = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                found += 1;
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        if found == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    found
+}
+
+/// A one-page site: `/item/N` shows a table whose cells name N.
+async fn site() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind site");
+    let addr = listener.local_addr().expect("site addr");
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 8192];
+                let Ok(n) = stream.read(&mut buffer).await else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&buffer[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let n = path.rsplit('/').next().unwrap_or("0");
+                let body = format!(
+                    "<!doctype html><title>item {n}</title><table id=t><tr><td>item-{n}</td></tr>\
+                     <tr><td>price-{n}</td></tr></table>"
+                );
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                     cache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), server)
+}
+
+fn navigate(name: &str, url: String) -> pb::Step {
+    pb::Step {
+        name: name.into(),
+        timeout: None,
+        kind: Some(pb::step::Kind::Navigate(pb::NavigateStep {
+            url,
+            ..Default::default()
+        })),
+    }
+}
+
+fn extract(name: &str) -> pb::Step {
+    pb::Step {
+        name: name.into(),
+        timeout: None,
+        kind: Some(pb::step::Kind::Extract(pb::ExtractStep {
+            selector: "#t td".into(),
+            all: true,
+            ..Default::default()
+        })),
+    }
+}
+
+fn chat(name: &str, content: &str) -> pb::Step {
+    pb::Step {
+        name: name.into(),
+        timeout: None,
+        kind: Some(pb::step::Kind::Chat(pb::ChatSpec {
+            model_group: "default".into(),
+            messages: vec![pb::ChatMessage {
+                role: pb::ChatRole::User as i32,
+                content: content.into(),
+            }],
+            cache: pb::CacheMode::Bypass as i32,
+            ..Default::default()
+        })),
+    }
+}
+
+/// Task `i` of the mix: browser only, browser then AI, or AI only.
+fn task(i: usize, site: &str) -> pb::TaskSpec {
+    let steps = match i % 3 {
+        0 => vec![navigate("open", format!("{site}/item/{i}")), extract("cells")],
+        1 => vec![
+            navigate("open", format!("{site}/item/{i}")),
+            extract("cells"),
+            chat("summary", "Summarise: ${steps.cells.values}"),
+        ],
+        _ => vec![chat("answer", &format!("What is {i}?"))],
+    };
+    pb::TaskSpec {
+        tenant: format!("tenant{}", i % 4),
+        steps,
+        retry_policy: Some(pb::RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 100_000_000,
+            }),
+            max_backoff: None,
+        }),
+        timeout: Some(prost_types::Duration {
+            seconds: 120,
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Checks a finished task's outputs against what task `i` must produce.
+fn check(i: usize, task: &pb::Task) {
+    assert_eq!(
+        task.state,
+        pb::TaskState::Succeeded as i32,
+        "task {i} ({}) ended {:?}: {:?}",
+        task.id,
+        pb::TaskState::try_from(task.state),
+        task.error
+    );
+    let value = |step: &str| {
+        task.outputs
+            .iter()
+            .find(|o| o.step == step)
+            .and_then(|o| o.value.clone())
+            .unwrap_or_else(|| panic!("task {i}: no output for {step}"))
+    };
+    if i % 3 != 2 {
+        match value("cells") {
+            pb::step_output::Value::Extract(e) => {
+                assert_eq!(e.values, [format!("item-{i}"), format!("price-{i}")], "task {i}")
+            }
+            other => panic!("task {i}: extract gave {other:?}"),
+        }
+    }
+    let answer = match i % 3 {
+        1 => Some("summary"),
+        2 => Some("answer"),
+        _ => None,
+    };
+    if let Some(step) = answer {
+        match value(step) {
+            pb::step_output::Value::Chat(c) => assert!(!c.content.is_empty(), "task {i}"),
+            other => panic!("task {i}: chat gave {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
+    let (site, _site_server) = site().await;
+    let config = std::env::temp_dir().join(format!("drover-e2e-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "heartbeat_interval_ms = 300\nlease_ms = 2000\nreconnect_grace_ms = 500\n",
+    )
+    .expect("scheduler config");
+    let scheduler = Proc::start(
+        &[
+            "scheduler",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+        ],
+        None,
+    );
+    let hub = format!("http://{}", scheduler.addr);
+    let mut pools: Vec<Proc> = (0..3)
+        .map(|n| {
+            let profiles =
+                std::env::temp_dir().join(format!("dre{}-{n}", std::process::id() % 100_000));
+            Proc::start(
+                &[
+                    "browser-pool",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--metrics-listen",
+                    "off",
+                    "--browsers",
+                    "1",
+                    "--pages-per-browser",
+                    "3",
+                    "--scheduler",
+                    &hub,
+                    "--worker-id",
+                    &format!("pool-{n}"),
+                    "--drain-grace-secs",
+                    "5",
+                ],
+                Some(profiles),
+            )
+        })
+        .collect();
+    let _router = Proc::start(
+        &[
+            "ai-router",
+            "--standin",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--scheduler",
+            &hub,
+            "--worker-id",
+            "ai-0",
+        ],
+        None,
+    );
+    let channel = Channel::from_shared(hub.clone())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the scheduler");
+    let mut client = SchedulerServiceClient::new(channel.clone());
+
+    let total = 300;
+    let mut ids = Vec::with_capacity(total);
+    for i in 0..total {
+        let id = client
+            .submit_task(pb::SubmitTaskRequest {
+                task: Some(task(i, &site)),
+            })
+            .await
+            .expect("submitted")
+            .into_inner()
+            .task_id;
+        ids.push(id);
+    }
+
+    // Kill one pool once a third of the tasks are done, while it holds work.
+    let started = Instant::now();
+    let mut killed = false;
+    let mut terminal: HashMap<usize, pb::Task> = HashMap::new();
+    while terminal.len() < total {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{} of {total} tasks finished after 5 minutes",
+            terminal.len()
+        );
+        for (i, id) in ids.iter().enumerate() {
+            if terminal.contains_key(&i) {
+                continue;
+            }
+            let task = client
+                .get_task(pb::GetTaskRequest {
+                    task_id: id.clone(),
+                    omit_outputs: false,
+                })
+                .await
+                .expect("get")
+                .into_inner()
+                .task
+                .expect("task");
+            let state = pb::TaskState::try_from(task.state).expect("state");
+            if matches!(
+                state,
+                pb::TaskState::Succeeded
+                    | pb::TaskState::Failed
+                    | pb::TaskState::Cancelled
+                    | pb::TaskState::Expired
+            ) {
+                terminal.insert(i, task);
+            }
+        }
+        if !killed && terminal.len() >= total / 3 {
+            let status = client
+                .get_cluster_status(pb::GetClusterStatusRequest {})
+                .await
+                .expect("status")
+                .into_inner();
+            if let Some(busy) = status
+                .workers
+                .iter()
+                .find(|w| w.worker_id.starts_with("pool-") && w.in_flight > 0)
+            {
+                let n: usize = busy.worker_id["pool-".len()..].parse().expect("pool number");
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pools[n].child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .expect("SIGKILL the pool");
+                pools[n].kill();
+                killed = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(killed, "a browser pool was killed mid-run");
+    for (i, task) in &terminal {
+        check(*i, task);
+    }
+    assert!(
+        terminal.values().any(|t| t.attempt > 1),
+        "the killed pool's assignments were requeued"
+    );
+    // Each task reached exactly one terminal state: one FINISHED event in its history.
+    for id in ids.iter().take(60) {
+        let mut events = client
+            .watch_task(pb::WatchTaskRequest {
+                task_id: id.clone(),
+                after_sequence: 0,
+            })
+            .await
+            .expect("watch")
+            .into_inner();
+        let mut finished = 0;
+        while let Some(event) = events.message().await.expect("event") {
+            if matches!(event.event.and_then(|e| e.detail), Some(pb::task_event::Detail::Finished(_))) {
+                finished += 1;
+            }
+        }
+        assert_eq!(finished, 1, "task {id}");
+    }
+    let _ = std::fs::remove_file(&config);
+}
