@@ -115,6 +115,8 @@ Every setting can also come from a TOML file (--config FILE) or the environment
   --default-task-timeout-secs S   a job's time limit when it names none (default 300)
   --drain-grace-secs S            time running tasks get on SIGTERM (default 60)
   --allow-link-local BOOL         allow link-local/metadata addresses (default false)
+  --deferred-reset BOOL           let the next task's navigate replace a returned page's
+                                  document instead of loading about:blank (default true)
   --scheduler URL                 also take browser work from this scheduler (http://host:port)
   --worker-id ID                  the worker's name at the scheduler (default browser-<pid>)
   --worker-slots N                assignments run at once for it (default browsers x pages)

@@ -22,6 +22,7 @@
 //! | `default_task_timeout_secs` | 300 | a job's time limit when it names none |
 //! | `drain_grace_secs` | 60 | on SIGTERM, how long running tasks may finish |
 //! | `allow_link_local` | false | allow link-local and cloud-metadata addresses |
+//! | `deferred_reset` | true | park a returned shared/session page (frozen) and let the next task's first navigate replace its document; false: navigate it to about:blank at once |
 //! | `scheduler` | — | also take browser work from this scheduler (`http://host:port`) |
 //! | `worker_id` | `browser-<pid>` | the worker's name at the scheduler |
 //! | `worker_slots` | browsers × pages | assignments run at once for the scheduler |
@@ -90,6 +91,7 @@ const SETTINGS: &[&str] = &[
     "default_task_timeout_secs",
     "drain_grace_secs",
     "allow_link_local",
+    "deferred_reset",
     "scheduler",
     "worker_id",
     "worker_slots",
@@ -210,6 +212,7 @@ impl Config {
             }
             "drain_grace_secs" => self.drain_grace = Duration::from_secs(ranged(value, 0, 3600)?),
             "allow_link_local" => pool.url_policy.allow_link_local = parse(value)?,
+            "deferred_reset" => pool.actor.deferred_reset = parse(value)?,
             "scheduler" => {
                 if !(value.starts_with("http://") || value.starts_with("https://")) {
                     return Err(format!("{value:?} must be an http:// or https:// URL"));
