@@ -1,0 +1,255 @@
+//! How much of a browser + AI workflow's time is orchestration: `drover up` (scheduler, a
+//! browser pool, the AI router with its stand-in provider) runs as a separate process; this
+//! bench serves the demo site and runs the same workflow many times through `RunTask`:
+//! navigate to a product table, extract its rows, ask the AI to summarise them.
+//!
+//! For each task, **work** is the sum of its steps' own durations as the workers measured
+//! them (browser steps in the page; the AI step including the router and the provider), and
+//! **orchestration** is everything else the caller waited for: the gRPC calls, queueing,
+//! assignment, page acquisition and release, moving outputs between workers. The target
+//! (issue #5) is orchestration under 5% of end-to-end time.
+//!
+//! # Running
+//!
+//! ```text
+//! cargo bench -p drover --bench workflow       # 200 tasks at concurrency 1 and 4
+//! cargo test  -p drover --bench workflow       # smoke run, debug
+//! ```
+//!
+//! `DROVER_BENCH_TASKS` (200) overrides the count per concurrency. Numbers are comparable only
+//! within one run.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use drover_api::pb::{self, scheduler_service_client::SchedulerServiceClient};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+struct Up {
+    child: Child,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_up() -> Result<(Up, String), String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--browsers",
+            "2",
+            "--pages-per-browser",
+            "4",
+        ])
+        .env("DROVER_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start drover up: {e}"))?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            return Err("drover up stopped before it was ready".into());
+        };
+        if let Some((_, addr)) = line.split_once("scheduler listening on ") {
+            break addr.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok((Up { child }, addr))
+}
+
+fn workflow(site: &str) -> pb::TaskSpec {
+    let step = |name: &str, kind: pb::step::Kind| pb::Step {
+        name: name.into(),
+        timeout: None,
+        kind: Some(kind),
+    };
+    pb::TaskSpec {
+        tenant: "bench".into(),
+        steps: vec![
+            step(
+                "open",
+                pb::step::Kind::Navigate(pb::NavigateStep {
+                    url: format!("http://{site}/products"),
+                    ..Default::default()
+                }),
+            ),
+            step(
+                "rows",
+                pb::step::Kind::Extract(pb::ExtractStep {
+                    selector: "#products tbody tr".into(),
+                    all: true,
+                    ..Default::default()
+                }),
+            ),
+            step(
+                "summary",
+                pb::step::Kind::Chat(pb::ChatSpec {
+                    model_group: "default".into(),
+                    messages: vec![pb::ChatMessage {
+                        role: pb::ChatRole::User as i32,
+                        content: "Summarise: ${steps.rows.values}".into(),
+                    }],
+                    cache: pb::CacheMode::Bypass as i32,
+                    ..Default::default()
+                }),
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+/// One task's end-to-end time and the work inside it.
+struct Sample {
+    total: Duration,
+    work: Duration,
+}
+
+async fn run_one(
+    mut client: SchedulerServiceClient<Channel>,
+    spec: pb::TaskSpec,
+) -> Result<Sample, String> {
+    let started = Instant::now();
+    let task = client
+        .run_task(pb::RunTaskRequest { task: Some(spec) })
+        .await
+        .map_err(|s| s.to_string())?
+        .into_inner()
+        .task
+        .ok_or("no task")?;
+    let total = started.elapsed();
+    if task.state != pb::TaskState::Succeeded as i32 {
+        return Err(format!("task {} ended {:?}: {:?}", task.id, task.state, task.error));
+    }
+    let work = task
+        .outputs
+        .iter()
+        .filter_map(|o| o.duration.as_ref())
+        .map(|d| Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32))
+        .sum();
+    Ok(Sample { total, work })
+}
+
+async fn run_at(
+    client: &SchedulerServiceClient<Channel>,
+    site: &str,
+    concurrency: usize,
+    tasks: usize,
+) -> Result<Vec<Sample>, String> {
+    let mut samples = Vec::with_capacity(tasks);
+    let per = tasks.div_ceil(concurrency);
+    let mut lanes = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let spec = workflow(site);
+        lanes.spawn(async move {
+            let mut lane = Vec::with_capacity(per);
+            for _ in 0..per {
+                lane.push(run_one(client.clone(), spec.clone()).await?);
+            }
+            Ok::<_, String>(lane)
+        });
+    }
+    while let Some(lane) = lanes.join_next().await {
+        samples.extend(lane.map_err(|e| e.to_string())??);
+    }
+    Ok(samples)
+}
+
+fn percentile(mut values: Vec<Duration>, p: f64) -> Duration {
+    values.sort_unstable();
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
+    values[((p / 100.0) * (values.len() - 1) as f64).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+async fn bench() -> Result<(), String> {
+    let full = std::env::args().any(|a| a == "--bench");
+    let tasks: usize = std::env::var("DROVER_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full { 200 } else { 8 });
+    let stop_site = CancellationToken::new();
+    let site = drover::demo_site::start(
+        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        stop_site.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .to_string();
+    let (_up, scheduler) = start_up()?;
+    let channel = Channel::from_shared(format!("http://{scheduler}"))
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = SchedulerServiceClient::new(channel);
+    run_at(&client, &site, 4, 16).await?; // warm-up: pages, contexts, connections
+    println!("\n## workflow orchestration share (drover up: 2 browsers × 4 pages, stand-in AI)\n");
+    println!("Task: navigate → extract 5 rows → chat summary, through RunTask. Work = the steps' own durations; orchestration = end-to-end − work.\n");
+    println!(
+        "| concurrency | tasks | end-to-end p50 ms | p95 ms | work p50 ms | orchestration p50 ms | p95 ms | orchestration share (mean) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for concurrency in [1, 4] {
+        let samples = run_at(&client, &site, concurrency, tasks).await?;
+        let totals: Vec<Duration> = samples.iter().map(|s| s.total).collect();
+        let works: Vec<Duration> = samples.iter().map(|s| s.work).collect();
+        let overheads: Vec<Duration> = samples
+            .iter()
+            .map(|s| s.total.saturating_sub(s.work))
+            .collect();
+        let total_sum: Duration = totals.iter().sum();
+        let overhead_sum: Duration = overheads.iter().sum();
+        println!(
+            "| {concurrency} | {} | {} | {} | {} | {} | {} | {:.1}% |",
+            samples.len(),
+            ms(percentile(totals.clone(), 50.0)),
+            ms(percentile(totals, 95.0)),
+            ms(percentile(works, 50.0)),
+            ms(percentile(overheads.clone(), 50.0)),
+            ms(percentile(overheads, 95.0)),
+            100.0 * overhead_sum.as_secs_f64() / total_sum.as_secs_f64().max(f64::EPSILON),
+        );
+    }
+    stop_site.cancel();
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match bench().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("workflow bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
