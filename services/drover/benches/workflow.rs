@@ -141,7 +141,10 @@ async fn run_one(
         .ok_or("no task")?;
     let total = started.elapsed();
     if task.state != pb::TaskState::Succeeded as i32 {
-        return Err(format!("task {} ended {:?}: {:?}", task.id, task.state, task.error));
+        return Err(format!(
+            "task {} ended {:?}: {:?}",
+            task.id, task.state, task.error
+        ));
     }
     let work = task
         .outputs
@@ -213,7 +216,9 @@ async fn bench() -> Result<(), String> {
     let client = SchedulerServiceClient::new(channel);
     run_at(&client, &site, 4, 16).await?; // warm-up: pages, contexts, connections
     println!("\n## workflow orchestration share (drover up: 2 browsers × 4 pages, stand-in AI)\n");
-    println!("Task: navigate → extract 5 rows → chat summary, through RunTask. Work = the steps' own durations; orchestration = end-to-end − work.\n");
+    println!(
+        "Task: navigate → extract 5 rows → chat summary, through RunTask. Work = the steps' own durations; orchestration = end-to-end − work.\n"
+    );
     println!(
         "| concurrency | tasks | end-to-end p50 ms | p95 ms | work p50 ms | orchestration p50 ms | p95 ms | orchestration share (mean) |"
     );

@@ -175,7 +175,10 @@ fn chat(name: &str, content: &str) -> pb::Step {
 /// Task `i` of the mix: browser only, browser then AI, or AI only.
 fn task(i: usize, site: &str) -> pb::TaskSpec {
     let steps = match i % 3 {
-        0 => vec![navigate("open", format!("{site}/item/{i}")), extract("cells")],
+        0 => vec![
+            navigate("open", format!("{site}/item/{i}")),
+            extract("cells"),
+        ],
         1 => vec![
             navigate("open", format!("{site}/item/{i}")),
             extract("cells"),
@@ -222,7 +225,11 @@ fn check(i: usize, task: &pb::Task) {
     if i % 3 != 2 {
         match value("cells") {
             pb::step_output::Value::Extract(e) => {
-                assert_eq!(e.values, [format!("item-{i}"), format!("price-{i}")], "task {i}")
+                assert_eq!(
+                    e.values,
+                    [format!("item-{i}"), format!("price-{i}")],
+                    "task {i}"
+                )
             }
             other => panic!("task {i}: extract gave {other:?}"),
         }
@@ -370,7 +377,9 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
                 .iter()
                 .find(|w| w.worker_id.starts_with("pool-") && w.in_flight > 0)
             {
-                let n: usize = busy.worker_id["pool-".len()..].parse().expect("pool number");
+                let n: usize = busy.worker_id["pool-".len()..]
+                    .parse()
+                    .expect("pool number");
                 nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pools[n].child.id() as i32),
                     nix::sys::signal::Signal::SIGKILL,
@@ -402,7 +411,10 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
             .into_inner();
         let mut finished = 0;
         while let Some(event) = events.message().await.expect("event") {
-            if matches!(event.event.and_then(|e| e.detail), Some(pb::task_event::Detail::Finished(_))) {
+            if matches!(
+                event.event.and_then(|e| e.detail),
+                Some(pb::task_event::Detail::Finished(_))
+            ) {
                 finished += 1;
             }
         }

@@ -180,6 +180,19 @@ impl TryFrom<pb::StepOutput> for StepOutput {
     }
 }
 
+/// Earlier steps' outputs as a worker receives them with an assignment, by step name. An
+/// output that does not convert is left out: a reference to it then fails with the step's
+/// name when the template is rendered.
+pub fn prior_outputs(inputs: Vec<pb::StepOutput>) -> PriorOutputs {
+    let mut known = PriorOutputs::new();
+    for input in inputs {
+        if let Ok(output) = StepOutput::try_from(input) {
+            known.insert(output.step, output.value);
+        }
+    }
+    known
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
@@ -241,17 +254,4 @@ mod tests {
         let err = StepOutput::try_from(pb::StepOutput::default()).unwrap_err();
         assert!(err.has_field("value"));
     }
-}
-
-/// Earlier steps' outputs as a worker receives them with an assignment, by step name. An
-/// output that does not convert is left out: a reference to it then fails with the step's
-/// name when the template is rendered.
-pub fn prior_outputs(inputs: Vec<pb::StepOutput>) -> PriorOutputs {
-    let mut known = PriorOutputs::new();
-    for input in inputs {
-        if let Ok(output) = StepOutput::try_from(input) {
-            known.insert(output.step, output.value);
-        }
-    }
-    known
 }
