@@ -2,7 +2,8 @@
 //! an ai-router (against its stand-in provider), all started from the `drover` binary's
 //! multi-call subcommands, and a client submitting mixed workflows. One browser pool is
 //! SIGKILLed mid-run: its assignments are requeued and every task still reaches exactly one
-//! terminal state with the right outputs.
+//! terminal state with the right outputs. And session affinity across two pools: a task
+//! keyed like an earlier sign-in runs on the same pool and is signed in.
 
 use std::{
     collections::HashMap,
@@ -421,4 +422,161 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
         assert_eq!(finished, 1, "task {id}");
     }
     let _ = std::fs::remove_file(&config);
+}
+
+fn type_text(name: &str, selector: &str, text: &str, enter: bool) -> pb::Step {
+    pb::Step {
+        name: name.into(),
+        timeout: None,
+        kind: Some(pb::step::Kind::TypeText(pb::TypeTextStep {
+            selector: selector.into(),
+            text: text.into(),
+            press_enter: enter,
+            ..Default::default()
+        })),
+    }
+}
+
+fn wait_for(name: &str, selector: &str) -> pb::Step {
+    pb::Step {
+        name: name.into(),
+        timeout: None,
+        kind: Some(pb::step::Kind::WaitFor(pb::WaitForStep {
+            condition: Some(pb::wait_for_step::Condition::Selector(selector.into())),
+            ..Default::default()
+        })),
+    }
+}
+
+fn text_of(task: &pb::Task, step: &str) -> String {
+    match task
+        .outputs
+        .iter()
+        .find(|o| o.step == step)
+        .and_then(|o| o.value.clone())
+    {
+        Some(pb::step_output::Value::Extract(e)) => e.values.concat(),
+        other => panic!("task {}: {step} gave {other:?}", task.id),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_affinity_keyed_task_lands_where_its_session_lives_and_sees_its_cookies() {
+    let stop_site = tokio_util::sync::CancellationToken::new();
+    let site = drover::demo_site::start("127.0.0.1:0".parse().expect("addr"), stop_site.clone())
+        .await
+        .expect("demo site");
+    let scheduler = Proc::start(
+        &[
+            "scheduler",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+        ],
+        None,
+    );
+    let hub = format!("http://{}", scheduler.addr);
+    let _pools: Vec<Proc> = (0..2)
+        .map(|n| {
+            let profiles =
+                std::env::temp_dir().join(format!("dra{}-{n}", std::process::id() % 100_000));
+            Proc::start(
+                &[
+                    "browser-pool",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--metrics-listen",
+                    "off",
+                    "--browsers",
+                    "1",
+                    "--pages-per-browser",
+                    "2",
+                    "--scheduler",
+                    &hub,
+                    "--worker-id",
+                    &format!("pool-{n}"),
+                ],
+                Some(profiles),
+            )
+        })
+        .collect();
+    let channel = Channel::from_shared(hub)
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = SchedulerServiceClient::new(channel);
+    let session = |key: &str, steps: Vec<pb::Step>| pb::TaskSpec {
+        tenant: "acme".into(),
+        affinity_key: key.into(),
+        browser: Some(pb::BrowserOptions {
+            isolation: pb::Isolation::Session as i32,
+            ..Default::default()
+        }),
+        steps,
+        ..Default::default()
+    };
+    // Three users, so a lucky placement cannot pass for routing (1 in 8).
+    for user in ["ada", "grace", "edsger"] {
+        let key = format!("user-{user}");
+        let login = client
+            .run_task(pb::RunTaskRequest {
+                task: Some(session(
+                    &key,
+                    vec![
+                        navigate("open", format!("http://{site}/login")),
+                        type_text("user", "#user", user, false),
+                        type_text("password", "#password", "pw", true),
+                        wait_for("signed-in", "#who"),
+                    ],
+                )),
+            })
+            .await
+            .expect("login runs")
+            .into_inner()
+            .task
+            .expect("task");
+        assert_eq!(
+            login.state,
+            pb::TaskState::Succeeded as i32,
+            "{:?}",
+            login.error
+        );
+        let reuse = client
+            .run_task(pb::RunTaskRequest {
+                task: Some(session(
+                    &key,
+                    vec![
+                        navigate("account", format!("http://{site}/account")),
+                        pb::Step {
+                            name: "who".into(),
+                            timeout: None,
+                            kind: Some(pb::step::Kind::Extract(pb::ExtractStep {
+                                selector: "#who".into(),
+                                ..Default::default()
+                            })),
+                        },
+                    ],
+                )),
+            })
+            .await
+            .expect("reuse runs")
+            .into_inner()
+            .task
+            .expect("task");
+        assert_eq!(
+            reuse.state,
+            pb::TaskState::Succeeded as i32,
+            "{:?}",
+            reuse.error
+        );
+        assert_eq!(reuse.worker_id, login.worker_id, "{user}: same worker");
+        assert_eq!(
+            text_of(&reuse, "who"),
+            user,
+            "the session's cookie came along"
+        );
+    }
+    stop_site.cancel();
 }
