@@ -9,9 +9,9 @@
 //! - **The attach loop** ([`worker`]): dial, hello, welcome, serve; on a lost stream, redial
 //!   with full-jitter exponential backoff (`tokio-retry` over `drover-resilience`'s
 //!   [`BackoffPolicy`](drover_resilience::BackoffPolicy)); end after a drain or shutdown.
-//! - **One stream** ([`session`]): credit (grant free slots, revoke on capacity drops, refuse
+//! - **One stream** (`session`): credit (grant free slots, revoke on capacity drops, refuse
 //!   assignments beyond it), acks, progress, results, heartbeats, cancels, drains.
-//! - **Runs** ([`run`]): each assignment on its own child `CancellationToken` and deadline;
+//! - **Runs** (`run`): each assignment on its own child `CancellationToken` and deadline;
 //!   what ended it becomes the `AssignmentResult`.
 //! - **What outlives a stream** ([`state`]): the run table and the bounded outbox of results
 //!   waiting for a stream.
