@@ -9,8 +9,6 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use crate::{Router, RouterConfig, server, upstream::install_crypto_provider, worker::AiExecutor};
 use drover_standin_provider::{StandIn, StandInConfig};
 use drover_worker::{Worker, WorkerConfig};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// `--help`.
 pub const HELP: &str =
@@ -164,30 +162,14 @@ pub async fn main(args: Vec<String>) -> ExitCode {
         Ok(router) => Arc::new(router),
         Err(e) => return fail(e.to_string()),
     };
-    if let Some(addr) = config.metrics_listen {
-        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install();
-        if let Err(e) = installed {
-            return fail(format!("cannot serve metrics on {addr}: {e}"));
-        }
+    if let Err(e) = drover_runtime::install_metrics(config.metrics_listen) {
+        return fail(e);
     }
-    let listener = match TcpListener::bind(config.listen).await {
+    let listener = match drover_runtime::bind_announced("drover-ai-router", config.listen).await {
         Ok(listener) => listener,
-        Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen)),
+        Err(e) => return fail(e),
     };
-    match listener.local_addr() {
-        Ok(addr) => println!("drover-ai-router listening on {addr}"),
-        Err(e) => tracing::warn!(error = %e, "cannot read the bound address"),
-    }
-    let shutdown = CancellationToken::new();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            wait_for_signal().await;
-            shutdown.cancel();
-        }
-    });
+    let shutdown = drover_runtime::cancel_on_signal();
     // Calls under way get a grace period after the signal; connections kept open by idle
     // clients do not hold the process beyond it.
     let worker = match &args.scheduler {
@@ -239,22 +221,5 @@ pub async fn main(args: Vec<String>) -> ExitCode {
     }
 }
 
-/// Waits for SIGTERM or SIGINT.
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            tracing::error!("cannot install signal handlers; stop with SIGKILL");
-            std::future::pending::<()>().await;
-        }
-    }
-}
+/// Waits for SIGTERM or SIGINT (shared by every Drover process).
+pub use drover_runtime::wait_for_signal;

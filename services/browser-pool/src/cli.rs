@@ -6,8 +6,6 @@
 use std::process::ExitCode;
 
 use crate::config::{Config, ProcessEnv};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// Runs the pool as the `drover-browser-pool` binary does, with `args` (without the program
 /// name): `--help`, layered settings, metrics exporter, bind, the `drover-browser-pool
@@ -27,38 +25,19 @@ pub async fn main(args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(addr) = config.metrics_listen {
-        let installed = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install();
-        if let Err(e) = installed {
-            eprintln!("drover-browser-pool: cannot serve metrics on {addr}: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = drover_runtime::install_metrics(config.metrics_listen) {
+        eprintln!("drover-browser-pool: {e}");
+        return ExitCode::from(2);
     }
-    let listener = match TcpListener::bind(config.listen).await {
+    let listener = match drover_runtime::bind_announced("drover-browser-pool", config.listen).await
+    {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!(
-                "drover-browser-pool: cannot listen on {}: {e}",
-                config.listen
-            );
+            eprintln!("drover-browser-pool: {e}");
             return ExitCode::from(2);
         }
     };
-    let shutdown = CancellationToken::new();
-    tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            wait_for_signal().await;
-            shutdown.cancel();
-        }
-    });
-    // The bound address on stdout, so a caller that asked for port 0 learns the port.
-    match listener.local_addr() {
-        Ok(addr) => println!("drover-browser-pool listening on {addr}"),
-        Err(e) => tracing::warn!(error = %e, "cannot read the bound address"),
-    }
+    let shutdown = drover_runtime::cancel_on_signal();
     match crate::server::run(config, listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -68,25 +47,8 @@ pub async fn main(args: Vec<String>) -> ExitCode {
     }
 }
 
-/// Waits for SIGTERM or SIGINT.
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            tracing::error!("cannot install signal handlers; stop with SIGKILL");
-            std::future::pending::<()>().await;
-        }
-    }
-}
+/// Waits for SIGTERM or SIGINT (shared by every Drover process).
+pub use drover_runtime::wait_for_signal;
 
 /// `--help`.
 pub const HELP: &str =

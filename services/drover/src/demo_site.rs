@@ -56,7 +56,7 @@ pub async fn run(args: &[String]) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     }
-    drover_scheduler::cli::wait_for_signal().await;
+    drover_runtime::wait_for_signal().await;
     stop.cancel();
     std::process::ExitCode::SUCCESS
 }

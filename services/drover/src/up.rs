@@ -79,7 +79,7 @@ pub async fn run(args: &[String]) -> ExitCode {
     tokio::spawn({
         let signal = signal.clone();
         async move {
-            drover_scheduler::cli::wait_for_signal().await;
+            drover_runtime::wait_for_signal().await;
             signal.cancel();
         }
     });
@@ -176,14 +176,8 @@ impl Running {
             format!("{} deployments", router_config.deployments.len())
         };
 
-        if let Some(addr) = config.scheduler.metrics_listen {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-                .map_err(|e| {
-                    StartFailure::config(format!("cannot serve metrics on {addr}: {e}"))
-                })?;
-        }
+        drover_runtime::install_metrics(config.scheduler.metrics_listen)
+            .map_err(StartFailure::config)?;
 
         let scheduler_listener = bind(config.scheduler.listen).await?;
         let scheduler_addr = local_addr(&scheduler_listener)?;

@@ -318,6 +318,40 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
         .expect("connect to the scheduler");
     let mut client = SchedulerServiceClient::new(channel.clone());
 
+    // The killer: two seconds into the run (about a tenth of it), SIGKILL the first pool
+    // seen holding work. It polls on its own so a slow status loop below cannot miss the
+    // window.
+    let pids: Vec<u32> = pools.iter().map(|p| p.child.id()).collect();
+    let killer = {
+        let mut client = SchedulerServiceClient::new(channel.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            for _ in 0..1200 {
+                let status = client
+                    .get_cluster_status(pb::GetClusterStatusRequest {})
+                    .await
+                    .expect("status")
+                    .into_inner();
+                if let Some(busy) = status
+                    .workers
+                    .iter()
+                    .find(|w| w.worker_id.starts_with("pool-") && w.in_flight > 0)
+                {
+                    let n: usize = busy.worker_id["pool-".len()..]
+                        .parse()
+                        .expect("pool number");
+                    nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pids[n] as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    )
+                    .expect("SIGKILL the pool");
+                    return Some(n);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        })
+    };
     let total = 300;
     let mut ids = Vec::with_capacity(total);
     for i in 0..total {
@@ -332,9 +366,7 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
         ids.push(id);
     }
 
-    // Kill one pool once a third of the tasks are done, while it holds work.
     let started = Instant::now();
-    let mut killed = false;
     let mut terminal: HashMap<usize, pb::Task> = HashMap::new();
     while terminal.len() < total {
         assert!(
@@ -367,32 +399,13 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
                 terminal.insert(i, task);
             }
         }
-        if !killed && terminal.len() >= total / 3 {
-            let status = client
-                .get_cluster_status(pb::GetClusterStatusRequest {})
-                .await
-                .expect("status")
-                .into_inner();
-            if let Some(busy) = status
-                .workers
-                .iter()
-                .find(|w| w.worker_id.starts_with("pool-") && w.in_flight > 0)
-            {
-                let n: usize = busy.worker_id["pool-".len()..]
-                    .parse()
-                    .expect("pool number");
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pools[n].child.id() as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                )
-                .expect("SIGKILL the pool");
-                pools[n].kill();
-                killed = true;
-            }
-        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(killed, "a browser pool was killed mid-run");
+    let killed = killer.await.expect("killer task");
+    let Some(n) = killed else {
+        panic!("no browser pool was seen holding work to kill");
+    };
+    pools[n].kill();
     for (i, task) in &terminal {
         check(*i, task);
     }
