@@ -2,10 +2,7 @@
 //! (chat, embeddings) on the [`Router`], rendering each step's templates against the
 //! outputs the assignment carries and those of its own earlier steps.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::sync::Arc;
 
 use drover_api::{
     DroverError, ErrorReason, UrlPolicy, convert,
@@ -16,7 +13,7 @@ use drover_api::{
     pb,
 };
 use drover_resilience::Deadline;
-use drover_worker::{Executor, Progress};
+use drover_worker::{Executor, Progress, time_left};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -37,15 +34,6 @@ impl AiExecutor {
     }
 }
 
-/// The deadline an assignment carries, as a local instant (now + what is left).
-pub fn assignment_deadline(deadline: Option<&prost_types::Timestamp>) -> Deadline {
-    let left = deadline
-        .and_then(|t| SystemTime::try_from(*t).ok())
-        .and_then(|at| at.duration_since(SystemTime::now()).ok())
-        .unwrap_or(Duration::ZERO);
-    Deadline::after(left)
-}
-
 impl Executor for AiExecutor {
     async fn run(
         &self,
@@ -53,7 +41,7 @@ impl Executor for AiExecutor {
         progress: Progress,
         cancel: CancellationToken,
     ) -> Result<Vec<pb::StepOutput>, pb::Error> {
-        let deadline = assignment_deadline(assignment.deadline.as_ref());
+        let deadline = Deadline::after(time_left(assignment.deadline.as_ref()));
         let steps = convert::assignment_steps(assignment.steps, &UrlPolicy::default())
             .map_err(|e| DroverError::from(e).to_pb())?;
         let mut known = convert::prior_outputs(assignment.inputs);

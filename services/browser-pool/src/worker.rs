@@ -3,10 +3,8 @@
 //! capacity follows the pool's: zero while draining or under memory pressure, so the worker
 //! withdraws its credit instead of accepting work it cannot start.
 
-use std::time::{Duration, SystemTime};
-
 use drover_api::{DroverError, ErrorReason, convert, pb};
-use drover_worker::{Executor, Progress};
+use drover_worker::{Executor, Progress, time_left};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -25,19 +23,11 @@ impl BrowserExecutor {
     }
 }
 
-/// Time left until an assignment's deadline (zero when unset or past).
-fn time_left(deadline: Option<&prost_types::Timestamp>) -> Duration {
-    deadline
-        .and_then(|t| SystemTime::try_from(*t).ok())
-        .and_then(|at| at.duration_since(SystemTime::now()).ok())
-        .unwrap_or(Duration::ZERO)
-}
-
 impl Executor for BrowserExecutor {
     async fn run(
         &self,
         assignment: pb::Assignment,
-        progress: Progress,
+        _progress: Progress,
         cancel: CancellationToken,
     ) -> Result<Vec<pb::StepOutput>, pb::Error> {
         let invalid = |e: drover_api::ValidationError| DroverError::from(e).to_pb();
@@ -64,11 +54,9 @@ impl Executor for BrowserExecutor {
             }
             outputs = self.pool.run(task) => outputs.map_err(|e| DroverError::from(e).to_pb())?,
         };
-        let outputs: Vec<pb::StepOutput> = outputs.into_iter().map(Into::into).collect();
-        for output in &outputs {
-            progress.send(output.clone());
-        }
-        Ok(outputs)
+        // No progress messages: the pool returns all outputs at once, and the scheduler records
+        // each step's completion from the result.
+        Ok(outputs.into_iter().map(Into::into).collect())
     }
 
     fn capacity(&self) -> u32 {

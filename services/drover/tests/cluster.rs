@@ -414,7 +414,10 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
         "the killed pool's assignments were requeued"
     );
     // Each task reached exactly one terminal state: one FINISHED event in its history.
-    for id in ids.iter().take(60) {
+    // Each task reached exactly one terminal state (one FINISHED event), and every step's
+    // completion was recorded once — browser steps from the pool's result, AI steps from the
+    // router's progress.
+    for (i, id) in ids.iter().enumerate().take(60) {
         let mut events = client
             .watch_task(pb::WatchTaskRequest {
                 task_id: id.clone(),
@@ -424,15 +427,22 @@ async fn three_hundred_mixed_workflows_survive_a_killed_browser_pool() {
             .expect("watch")
             .into_inner();
         let mut finished = 0;
+        let mut steps = std::collections::HashSet::new();
         while let Some(event) = events.message().await.expect("event") {
-            if matches!(
-                event.event.and_then(|e| e.detail),
-                Some(pb::task_event::Detail::Finished(_))
-            ) {
-                finished += 1;
+            match event.event.and_then(|e| e.detail) {
+                Some(pb::task_event::Detail::Finished(_)) => finished += 1,
+                Some(pb::task_event::Detail::StepCompleted(done)) => {
+                    steps.insert(done.output.expect("output").index);
+                }
+                _ => {}
             }
         }
         assert_eq!(finished, 1, "task {id}");
+        assert_eq!(
+            steps.len(),
+            terminal[&i].outputs.len(),
+            "task {id}: step events"
+        );
     }
     let _ = std::fs::remove_file(&config);
 }

@@ -35,6 +35,15 @@ pub trait Executor: Send + Sync + 'static {
     fn session_keys(&self) -> Vec<String>;
 }
 
+/// Time left until an assignment's deadline: zero when it has passed or is unset or invalid
+/// (the worker itself stops the run at the deadline; executors use this to bound their own
+/// waits).
+pub fn time_left(assignment_deadline: Option<&prost_types::Timestamp>) -> std::time::Duration {
+    assignment_deadline
+        .and_then(|at| crate::run::time_until(*at))
+        .unwrap_or_default()
+}
+
 /// Reports one assignment's finished steps to the scheduler. Cheap to clone; never blocks.
 #[derive(Clone, Debug)]
 pub struct Progress {

@@ -84,6 +84,6 @@ pub mod telemetry;
 pub mod worker;
 
 pub use config::WorkerConfig;
-pub use executor::{Executor, Progress};
+pub use executor::{Executor, Progress, time_left};
 pub use state::WorkerStatus;
 pub use worker::{Worker, WorkerError};

@@ -118,7 +118,7 @@ fn settle(
 }
 
 /// Time until a wire timestamp; zero if it has passed, `None` if it is not a valid time.
-fn time_until(at: prost_types::Timestamp) -> Option<Duration> {
+pub(crate) fn time_until(at: prost_types::Timestamp) -> Option<Duration> {
     let at = SystemTime::try_from(at).ok()?;
     Some(
         at.duration_since(SystemTime::now())

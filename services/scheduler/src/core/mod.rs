@@ -149,6 +149,9 @@ struct Runtime {
     avoid: Option<String>,
     /// Whether the task is in a ready queue now (and of which kind).
     queued: Option<WorkKind>,
+    /// Steps of the live assignment whose STEP_COMPLETED event progress already carried; the
+    /// result's other outputs get theirs when it lands, so executors need not report twice.
+    reported: std::collections::HashSet<u32>,
 }
 
 /// The actor's state.

@@ -303,11 +303,27 @@ impl Core {
         outcome: Option<pb::assignment_result::Outcome>,
         worker_id: &str,
     ) {
-        if let Some(runtime) = self.runtime.get_mut(id) {
-            runtime.assignment = None;
-        }
+        let reported = match self.runtime.get_mut(id) {
+            Some(runtime) => {
+                runtime.assignment = None;
+                std::mem::take(&mut runtime.reported)
+            }
+            None => Default::default(),
+        };
         match outcome {
             Some(pb::assignment_result::Outcome::Outputs(outputs)) => {
+                for output in outputs
+                    .outputs
+                    .iter()
+                    .filter(|o| !reported.contains(&o.index))
+                {
+                    self.push_event(
+                        id,
+                        pb::task_event::Detail::StepCompleted(pb::StepCompleted {
+                            output: Some(output.clone()),
+                        }),
+                    );
+                }
                 self.steps_done(id, steps, outputs.outputs)
             }
             Some(pb::assignment_result::Outcome::Error(e)) => self.attempt_failed(id, e, worker_id),

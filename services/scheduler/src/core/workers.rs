@@ -241,6 +241,9 @@ impl Core {
                     .filter(|l| l.conn == conn)
                     .map(|l| l.task_id.clone());
                 if let (Some(task), Some(output)) = (task, progress.output) {
+                    if let Some(runtime) = self.runtime.get_mut(&task) {
+                        runtime.reported.insert(output.index);
+                    }
                     self.push_event(
                         &task,
                         pb::task_event::Detail::StepCompleted(pb::StepCompleted {
