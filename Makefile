@@ -3,8 +3,10 @@
 
 CARGO ?= cargo
 BUF := tools/node_modules/.bin/buf
+# Where buf.gen.yaml writes; checked in, and checked for staleness by `make test`.
+GENERATED := clients/go/gen clients/python/src/drover/v1 clients/typescript/src/gen
 
-.PHONY: all demo test setup lint fmt-check clippy unit-tests doc fmt
+.PHONY: all demo test setup lint fmt-check clippy unit-tests doc fmt generate generate-check client-tests load bench
 
 all: test
 
@@ -16,7 +18,7 @@ demo: setup
 	target/debug/drover demo --examples examples
 
 ## test: install anything missing, then run every check CI runs.
-test: setup lint fmt-check clippy unit-tests doc
+test: setup lint generate-check fmt-check clippy unit-tests doc client-tests
 	@echo "make test: all checks passed"
 
 ## setup: install missing tools (idempotent).
@@ -26,6 +28,27 @@ setup:
 ## lint: buf lint over proto/.
 lint:
 	$(BUF) lint
+
+## generate: regenerate the Go, Python and TypeScript clients' code from proto/ (buf.gen.yaml).
+generate: setup
+	$(BUF) generate
+
+## generate-check: regenerate and fail if the checked-in generated code was stale.
+generate-check:
+	$(BUF) generate
+	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
+	  git status --short -- $(GENERATED); \
+	  echo "generate-check: the generated client code is stale: run make generate and commit"; \
+	  exit 1; \
+	fi
+
+## client-tests: each non-Rust client's tests against a real `drover up` (the Rust client's run
+## in unit-tests). Each clients/<lang>/test.sh installs its own dependencies, idempotently.
+client-tests:
+	$(CARGO) build --locked -p drover
+	@for script in clients/*/test.sh; do \
+	  echo "== $$script"; DROVER_BIN=$(CURDIR)/target/debug/drover $$script || exit 1; \
+	done
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

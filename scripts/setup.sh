@@ -4,6 +4,9 @@
 #
 #   Debian: protobuf-compiler (protoc), libprotobuf-dev (well-known .proto files), chromium
 #   npm:    @bufbuild/buf at the exact version in tools/package.json, into tools/node_modules
+#   npm:    @bufbuild/protoc-gen-es (TypeScript client generation), same place
+#   go:     protoc-gen-go and protoc-gen-go-grpc at pinned versions, into tools/bin
+#   PyPI:   grpcio-tools at a pinned version, into the virtualenv tools/venv
 #   rustup: the rustfmt and clippy components, if the toolchain lacks them
 #
 # Nothing here downloads a browser or binary outside the package registries.
@@ -33,9 +36,37 @@ fi
 # would then refuse.
 want_buf=$(node -p "require('./tools/package.json').devDependencies['@bufbuild/buf']")
 have_buf=$(tools/node_modules/.bin/buf --version 2>/dev/null || true)
-if [ "$have_buf" != "$want_buf" ]; then
-  say "installing buf $want_buf into tools/node_modules"
+want_es=$(node -p "require('./tools/package.json').devDependencies['@bufbuild/protoc-gen-es']")
+have_es=$(tools/node_modules/.bin/protoc-gen-es --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have_buf" != "$want_buf" ] || [ "$have_es" != "v$want_es" ]; then
+  say "installing buf $want_buf and protoc-gen-es $want_es into tools/node_modules"
   npm install --prefix tools --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# Go code generators for `make generate`, built from the Go module proxy at pinned versions.
+# A stamp file per tool records the version installed, so a changed pin reinstalls it.
+go_tool() { # go_tool NAME MODULE_PATH VERSION
+  local stamp="tools/bin/.$1.version"
+  if [ ! -x "tools/bin/$1" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$3" ]; then
+    say "installing $1 $3 into tools/bin"
+    mkdir -p tools/bin
+    GOBIN="$PWD/tools/bin" GOFLAGS=-mod=mod go install "$2@$3"
+    echo "$3" >"$stamp"
+  fi
+}
+go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go v1.36.10
+go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.5.1
+
+# grpcio-tools for the Python client's generation (scripts/protoc-gen-python-grpc), in a
+# virtualenv of its own so nothing touches the system Python. The client's tests use it too.
+want_grpc_tools=1.76.0
+if [ ! -x tools/venv/bin/python ]; then
+  say "creating the virtualenv tools/venv"
+  python3 -m venv tools/venv
+fi
+if [ "$(tools/venv/bin/python -c 'import importlib.metadata as m; print(m.version("grpcio-tools"))' 2>/dev/null)" != "$want_grpc_tools" ]; then
+  say "installing grpcio-tools $want_grpc_tools into tools/venv"
+  tools/venv/bin/pip install --quiet --disable-pip-version-check "grpcio-tools==$want_grpc_tools"
 fi
 
 # Rust components used by `make test`.
@@ -46,4 +77,4 @@ for component in rustfmt clippy; do
   fi
 done
 
-say "ok (protoc $(protoc --version | cut -d' ' -f2), buf $(tools/node_modules/.bin/buf --version), $(/usr/lib/chromium/chromium --version 2>/dev/null | head -1))"
+say "ok (protoc $(protoc --version | cut -d' ' -f2), buf $(tools/node_modules/.bin/buf --version), grpcio-tools $want_grpc_tools, $(/usr/lib/chromium/chromium --version 2>/dev/null | head -1))"
