@@ -50,6 +50,17 @@ client-tests:
 	  echo "== $$script"; DROVER_BIN=$(CURDIR)/target/debug/drover $$script || exit 1; \
 	done
 
+## load: ghz load tests (tests/load/*.json) against a `drover up` this target starts; writes
+## ghz JSON reports into target/load/.
+load: setup
+	$(CARGO) build --locked -p drover
+	DROVER_BIN=$(CURDIR)/target/debug/drover scripts/load.sh
+
+## bench: every benchmark in one run on this machine, then the end-to-end comparison; writes
+## the Markdown report to docs/benchmarks.md.
+bench: setup
+	scripts/bench.sh
+
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
