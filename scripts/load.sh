@@ -28,6 +28,7 @@ OUT=target/load
 # The venv that scripts/setup.sh makes has grpcio; the generated Python code is checked in.
 PYTHON=tools/venv/bin/python
 export PYTHONPATH="$PWD/clients/python/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1
 
 say() { printf 'load: %s\n' "$*"; }
 
@@ -144,6 +145,10 @@ done
 if ! stop_drover; then
   say "drover up did not exit cleanly after SIGTERM; see $OUT/drover-up.log"
   failed+=("drover-up")
+fi
+if [ "$ran" -eq 0 ]; then
+  say "no config was run"
+  failed+=("(none run)")
 fi
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]} (reports in $OUT/)"
