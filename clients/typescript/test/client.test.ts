@@ -38,6 +38,9 @@ after(async () => {
 
 type StepInit = MessageInitShape<typeof StepSchema>;
 
+/** No test may hang the run: each gets this long (it takes well under a second). */
+const LIMIT = { timeout: 30_000 };
+
 function dataUrl(html: string): string {
   return `data:text/html,${encodeURIComponent(html)}`;
 }
@@ -87,7 +90,7 @@ function completedSteps(events: TaskEvent[]): string[] {
   );
 }
 
-test("submit, then watch: events in order from queued to finished, one step_completed per step", async () => {
+test("submit, then watch: events in order from queued to finished, one step_completed per step", LIMIT, async () => {
   const submitted = await client.submit(WORKFLOW);
   assert.equal(submitted.created, true);
   assert.match(submitted.taskId, /\S/);
@@ -123,7 +126,7 @@ test("submit, then watch: events in order from queued to finished, one step_comp
   assert.match(chat.value.content, /\["alpha","beta"\]/);
 });
 
-test("get returns the task with its outputs (or without them), NOT_FOUND for an unknown id", async () => {
+test("get returns the task with its outputs (or without them), NOT_FOUND for an unknown id", LIMIT, async () => {
   const { taskId } = await client.submit(WORKFLOW);
   await collect(client.watch(taskId));
 
@@ -153,7 +156,7 @@ test("get returns the task with its outputs (or without them), NOT_FOUND for an 
   assert.equal(missing.reason, "NOT_FOUND");
 });
 
-test("run waits for the terminal task and returns its outputs", async () => {
+test("run waits for the terminal task and returns its outputs", LIMIT, async () => {
   const task = await client.run(WORKFLOW);
   assert.equal(task.state, TaskState.SUCCEEDED);
   assert.equal(task.outputs.length, 3);
@@ -162,7 +165,7 @@ test("run waits for the terminal task and returns its outputs", async () => {
   assert.match(chat.value.content, /alpha/);
 });
 
-test("cancel stops a running task: the watch ends with CANCELLED and the reason", async () => {
+test("cancel stops a running task: the watch ends with CANCELLED and the reason", LIMIT, async () => {
   const { taskId } = await client.submit(neverEnding());
   const events: TaskEvent[] = [];
   let cancelledTo: TaskState | undefined;
@@ -191,7 +194,7 @@ test("cancel stops a running task: the watch ends with CANCELLED and the reason"
   assert.equal(await client.cancel(taskId), TaskState.CANCELLED);
 });
 
-test("a resubmit with the same idempotency key returns the same task", async () => {
+test("a resubmit with the same idempotency key returns the same task", LIMIT, async () => {
   const idempotencyKey = `ts-client-${process.pid}-${Date.now()}`;
   const first = await client.submit(WORKFLOW, { idempotencyKey });
   const again = await client.submit(WORKFLOW, { idempotencyKey });
@@ -204,7 +207,7 @@ test("a resubmit with the same idempotency key returns the same task", async () 
   await Promise.all([first, other].map(({ taskId }) => collect(client.watch(taskId))));
 });
 
-test("INVALID_ARGUMENT comes back as a DroverError naming every offending field", async () => {
+test("INVALID_ARGUMENT comes back as a DroverError naming every offending field", LIMIT, async () => {
   const error = await client
     .submit({
       steps: [
@@ -228,7 +231,7 @@ test("INVALID_ARGUMENT comes back as a DroverError naming every offending field"
   assert.match(error.message, /^INVALID_ARGUMENT: /);
 });
 
-test("an aborted signal ends a watch and a call with Code.Canceled", async () => {
+test("an aborted signal ends a watch and a call with Code.Canceled", LIMIT, async () => {
   const { taskId } = await client.submit(neverEnding());
   const abort = new AbortController();
   const seen: TaskEvent[] = [];
@@ -257,7 +260,7 @@ test("an aborted signal ends a watch and a call with Code.Canceled", async () =>
   assert.equal(await client.cancel(taskId), TaskState.CANCELLED);
 });
 
-test("clusterStatus lists a browser worker and an AI worker; list finds finished tasks", async () => {
+test("clusterStatus lists a browser worker and an AI worker; list finds finished tasks", LIMIT, async () => {
   const status = await client.clusterStatus();
   const kinds = status.workers.map((w) => w.kind).sort();
   assert.deepEqual(kinds, [WorkerKind.BROWSER, WorkerKind.AI].sort());
@@ -273,7 +276,7 @@ test("clusterStatus lists a browser worker and an AI worker; list finds finished
   assert.equal(new Set(succeeded).size, succeeded.length, "pages do not repeat tasks");
 });
 
-test("the example runs its workflow and prints the result", async () => {
+test("the example runs its workflow and prints the result", LIMIT, async () => {
   const here = dirname(fileURLToPath(import.meta.url)); // dist/test
   const example = join(here, "..", "examples", "submit.js");
   const { stdout } = await promisify(execFile)(
