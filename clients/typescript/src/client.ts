@@ -120,13 +120,13 @@ export class DroverClient {
   readonly scheduler: Client<typeof SchedulerService>;
   readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly headers: Headers;
   private readonly sessions: Http2SessionManager | undefined;
 
   constructor(options: DroverClientOptions = {}) {
     this.baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const interceptors = [...(options.interceptors ?? [])];
-    if (options.headers !== undefined) interceptors.unshift(withHeaders(options.headers));
+    this.headers = new Headers(options.headers);
     let transport = options.transport;
     if (transport === undefined) {
       // Our own session manager, so that close() can end the connection.
@@ -134,13 +134,16 @@ export class DroverClient {
       transport = createGrpcTransport({
         baseUrl: this.baseUrl,
         sessionManager: this.sessions,
-        interceptors,
+        interceptors: options.interceptors ?? [],
       });
     }
     this.scheduler = createClient(SchedulerService, transport);
   }
 
-  /** Queues a task. Resubmitting with the same tenant and idempotency key returns the first task (`created` false). */
+  /**
+   * Queues a task. Resubmitting with the same tenant and idempotency key returns the first
+   * task (`created` false).
+   */
   async submit(spec: TaskSpecInit, options: SubmitOptions = {}): Promise<SubmitTaskResponse> {
     return call(() =>
       this.scheduler.submitTask({ task: withOverrides(spec, options) }, this.unary(options)),
@@ -240,7 +243,10 @@ export class DroverClient {
 
   /** Call options of a call that waits for a task: no deadline unless the call sets one. */
   private waiting({ signal, timeoutMs, headers }: CallOptions) {
-    return { signal, timeoutMs: timeoutMs ?? 0, headers };
+    // The client's headers, then the call's (which win).
+    const merged = new Headers(this.headers);
+    new Headers(headers).forEach((value, key) => merged.set(key, value));
+    return { signal, timeoutMs: timeoutMs ?? 0, headers: merged };
   }
 }
 
@@ -266,17 +272,6 @@ function withOverrides(spec: TaskSpecInit, options: SubmitOptions): TaskSpecInit
     ...(idempotencyKey !== undefined && { idempotencyKey }),
     ...(tenant !== undefined && { tenant }),
     ...(priority !== undefined && { priority }),
-  };
-}
-
-function withHeaders(headers: HeadersInit): Interceptor {
-  const fixed = new Headers(headers);
-  return (next) => (request) => {
-    // A header the call sets itself wins.
-    fixed.forEach((value, key) => {
-      if (!request.header.has(key)) request.header.set(key, value);
-    });
-    return next(request);
   };
 }
 

@@ -289,3 +289,27 @@ test("the example runs its workflow and prints the result", LIMIT, async () => {
   // The stand-in provider answers with (the start of) the prompt, filled in from the extract.
   assert.match(stdout, /summary: stand-in answer: .*Summarise: \["Warm browser pools/);
 });
+
+test("the client's headers go with every call; a call's own header wins", LIMIT, async () => {
+  const sent: Array<[string | null, string | null]> = [];
+  const recording = new DroverClient({
+    baseUrl: drover!.baseUrl,
+    headers: { "x-drover-team": "crawlers", "x-drover-trace": "client" },
+    interceptors: [
+      (next) => (request) => {
+        sent.push([request.header.get("x-drover-team"), request.header.get("x-drover-trace")]);
+        return next(request);
+      },
+    ],
+  });
+  try {
+    await recording.clusterStatus();
+    await recording.clusterStatus({ headers: { "x-drover-trace": "call" } });
+  } finally {
+    recording.close();
+  }
+  assert.deepEqual(sent, [
+    ["crawlers", "client"],
+    ["crawlers", "call"],
+  ]);
+});
