@@ -62,6 +62,7 @@ async fn main() -> ExitCode {
 
 /// Submits the workflow, prints its events and outputs; true if it succeeded.
 async fn run(scheduler: &str) -> Result<bool, drover_client::ClientError> {
+    use pb::task_event::Detail;
     let client = Client::connect(scheduler).await?;
     let submitted = client.submit(workflow()).await?;
     println!("task {}", submitted.id);
@@ -70,13 +71,16 @@ async fn run(scheduler: &str) -> Result<bool, drover_client::ClientError> {
     while let Some(event) = events.next().await {
         let event = event?;
         let what = match &event.detail {
-            Some(pb::task_event::Detail::StepCompleted(step)) => step
+            Some(Detail::Queued(queued)) => format!("queued at position {}", queued.position),
+            Some(Detail::Assigned(assigned)) => format!("assigned to {}", assigned.worker_id),
+            Some(Detail::StepCompleted(step)) => step
                 .output
                 .as_ref()
-                .map_or_else(String::new, |o| format!(" step {}", o.step)),
-            _ => String::new(),
+                .map_or_else(String::new, |o| format!("step {} done", o.step)),
+            Some(Detail::Requeued(requeued)) => format!("requeued: {:?}", requeued.cause),
+            Some(Detail::Finished(_)) | None => String::new(),
         };
-        println!("  #{} {:?}{what}", event.sequence, event.state());
+        println!("  #{} {:?} {what}", event.sequence, event.state());
     }
 
     let task = client.get(&submitted.id).await?;

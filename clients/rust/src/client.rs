@@ -162,6 +162,8 @@ impl Client {
     ///
     /// A task that ran and failed (or was cancelled, or expired) is returned, not an error:
     /// check [`pb::Task::state`] and [`crate::TaskExt::failure`]. Errors are failed calls.
+    /// To keep the task's id when following it fails, call [`Client::submit`] and then
+    /// [`Client::wait`].
     pub async fn run(&self, task: impl Into<pb::TaskSpec>) -> Result<pb::Task, ClientError> {
         let submitted = self.submit(task).await?;
         self.wait(submitted.id).await
@@ -445,7 +447,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn calls_to_an_unreachable_scheduler_retry_then_fail_unavailable() {
+    async fn calls_to_an_unreachable_scheduler_fail_unavailable() {
         let client = Client::builder("http://127.0.0.1:9")
             .backoff(Duration::from_millis(1), Duration::from_millis(5))
             .connect_lazy()

@@ -23,6 +23,7 @@ use crate::{client::Client, error::ClientError, task::is_terminal};
 
 /// The events of one task, in order, ending after its terminal event (SUCCEEDED, FAILED,
 /// CANCELLED or EXPIRED). An error is the last item. Built by [`Client::watch`].
+#[must_use = "streams do nothing unless polled"]
 pub struct TaskEvents {
     task_id: String,
     inner: BoxStream<'static, Result<pb::TaskEvent, ClientError>>,

@@ -268,8 +268,8 @@ async fn a_call_that_never_answers_ends_at_its_deadline() {
     })
     .await;
     let client = Client::builder(client.url())
-        .attempt_timeout(Duration::from_millis(100))
-        .request_timeout(Duration::from_millis(250))
+        .attempt_timeout(Duration::from_millis(150))
+        .request_timeout(Duration::from_millis(500))
         .connect_lazy()
         .expect("a URL");
     let error = client.get("t1").await.expect_err("no answer");
