@@ -51,6 +51,9 @@ start_drover() {
     say "$bin is missing: build it with cargo build --locked -p drover (or run make load)"
     exit 1
   fi
+  # Emptied here, not by the redirection below, which runs in the child: the wait for the
+  # ready line must never read the previous run's output.
+  : >"$OUT/drover-up.out"
   # Its own session and process group, so a last-resort kill reaches its browsers too.
   setsid "$bin" up --listen 127.0.0.1:0 --metrics-listen off --browsers 1 --pages-per-browser 4 \
     >"$OUT/drover-up.out" 2>"$OUT/drover-up.log" &
@@ -67,6 +70,10 @@ start_drover() {
   done
   scheduler=$(sed -n 's/^drover up: scheduler listening on \([^ ]*\).*/\1/p' "$OUT/drover-up.out")
   ai_router=$(sed -n 's/^drover up: ai-router listening on \([^ ]*\).*/\1/p' "$OUT/drover-up.out")
+  if [ -z "$scheduler" ] || [ -z "$ai_router" ]; then
+    say "could not read the scheduler's and the ai-router's addresses from $OUT/drover-up.out"
+    exit 1
+  fi
   say "drover up (pid $drover_pid): scheduler $scheduler, ai-router $ai_router; logs in $OUT/drover-up.log"
 }
 
@@ -124,13 +131,15 @@ for config in "${configs[@]}"; do
       host=$scheduler
       check=(--scheduler "$scheduler" --tenant "load-$name-$run_id")
       ;;
-    drover.v1.AiRouterService/*) host=$ai_router ;;
+    drover.v1.AiRouterService/*)
+      host=$ai_router
+      if [ -z "$host" ]; then
+        say "$name: skipped (set DROVER_LOAD_AI_ROUTER to run it)"
+        continue
+      fi
+      ;;
     *) say "$name: no address for the service of $call"; failed+=("$name"); continue ;;
   esac
-  if [ -z "$host" ]; then
-    say "$name: skipped (set DROVER_LOAD_AI_ROUTER to run it)"
-    continue
-  fi
   ran=$((ran + 1))
   report="$OUT/$name.json"
   rm -f "$report"
