@@ -45,6 +45,11 @@ use crate::{
     lease::{ContextKey, PageLease, Returned},
 };
 
+/// The longest any single CDP command may run before chromiumoxide itself gives up on it
+/// (its `request_timeout`, 30 s by default). Drover bounds every call itself, so this is a
+/// backstop; steps may still run longer, because in-page waits are split into shorter calls.
+pub const COMMAND_CEILING: Duration = Duration::from_secs(300);
+
 /// Settings for each browser's actor.
 #[derive(Debug, Clone)]
 pub struct ActorSettings {
@@ -191,7 +196,10 @@ impl BrowserHandle {
         let mut process = ChromiumProcess::launch(launch, &format!("b{id}")).await?;
         let config = HandlerConfig {
             viewport: None,
-            request_timeout: settings.cdp_timeout.max(Duration::from_secs(1)),
+            // chromiumoxide fails any command older than this on its own. Drover bounds
+            // every call itself (the actor's by `cdp_timeout`, a step's by its deadline), so
+            // this is only a backstop, and long in-page waits are cut into shorter calls.
+            request_timeout: COMMAND_CEILING,
             ..HandlerConfig::default()
         };
         let (browser, mut handler) =

@@ -67,10 +67,10 @@ impl From<chromiumoxide::error::CdpError> for StepError {
             | E::LaunchExit(..)
             | E::LaunchTimeout(_)
             | E::LaunchIo(..) => Self::BrowserGone(err.to_string()),
-            // chromiumoxide's own fixed 30 s command timeout: only reachable when Drover's
-            // deadline is longer, and the target is as unusable as after our own timeout.
+            // chromiumoxide's own command timeout (`COMMAND_CEILING`): only reachable when
+            // Drover's deadline is longer, and the target is as unusable as after our own.
             E::Timeout => Self::Timeout {
-                after: Duration::from_secs(30),
+                after: crate::actor::COMMAND_CEILING,
             },
             E::Chrome(e) if target_is_gone(&e.message) => Self::BrowserGone(e.message),
             E::Chrome(e) => Self::Failed(format!("browser refused: {}", e.message)),

@@ -181,6 +181,15 @@ const MAX_SESSION_ROUTES: usize = 65_536;
 /// Parked pages a task tries to wake before it gives up on the browser.
 const WAKE_ATTEMPTS: usize = 3;
 
+/// Whether a lent page still has to be thawed (see `page::park`).
+#[derive(Clone, Copy)]
+enum Thaw {
+    /// Not parked, or already woken.
+    Done,
+    /// Parked: the task's first step, a navigate, wakes it on the way.
+    WithFirstStep,
+}
+
 impl PoolState {
     /// A snapshot of the browsers now.
     pub fn browsers(&self) -> Vec<BrowserHandle> {
@@ -309,9 +318,9 @@ impl BrowserPool {
                 }
             }
         };
-        let mut lease = self.clean_lease(&task).await?;
+        let (mut lease, thaw) = self.clean_lease(&task).await?;
         metrics::histogram!(m::ACQUIRE_WAIT).record(waited.elapsed().as_secs_f64());
-        let result = self.run_steps(&task, &mut lease).await;
+        let result = self.run_steps(&task, &mut lease, thaw).await;
         // Returning the lease hands the page to its browser's actor, which resets and
         // verifies it off this task's path (or closes it if the task spoiled it).
         drop(lease);
@@ -364,7 +373,9 @@ impl BrowserPool {
     /// Borrows a page and, if it was parked with the previous task's document, wakes it
     /// (and resets it in full unless the task starts by navigating). A page that cannot be
     /// woken is the pool's fault, not the task's: it is discarded and another page taken.
-    async fn clean_lease(&self, task: &TaskRun) -> Result<PageLease, PoolError> {
+    /// A task that starts by navigating and sets no page options wakes the page with its
+    /// first step instead ([`Thaw::WithFirstStep`]).
+    async fn clean_lease(&self, task: &TaskRun) -> Result<(PageLease, Thaw), PoolError> {
         let navigates_first = task
             .steps
             .first()
@@ -373,7 +384,10 @@ impl BrowserPool {
         for _ in 0..WAKE_ATTEMPTS {
             let mut lease = self.lease(task).await?;
             if !lease.needs_reset() {
-                return Ok(lease);
+                return Ok((lease, Thaw::Done));
+            }
+            if navigates_first && !page::needs_prepare(&task.browser) {
+                return Ok((lease, Thaw::WithFirstStep));
             }
             let gone = lease.gone().clone();
             let woken = tokio::select! {
@@ -387,9 +401,9 @@ impl BrowserPool {
                 // Reset in full: the first step needs no care any more.
                 Ok(()) if !navigates_first => {
                     lease.needs_reset = false;
-                    return Ok(lease);
+                    return Ok((lease, Thaw::Done));
                 }
-                Ok(()) => return Ok(lease),
+                Ok(()) => return Ok((lease, Thaw::Done)),
                 Err(error @ StepError::Timeout { .. }) if Instant::now() >= task.deadline => {
                     lease.discard();
                     return Err(PoolError::Prepare(error));
@@ -463,6 +477,7 @@ impl BrowserPool {
         &self,
         task: &TaskRun,
         lease: &mut PageLease,
+        thaw: Thaw,
     ) -> Result<Vec<StepOutput>, PoolError> {
         let config = &self.state.config;
         let gone = lease.gone().clone();
@@ -502,7 +517,12 @@ impl BrowserPool {
             };
             let run = async {
                 if std::mem::take(&mut replace_document) {
-                    page::run_navigate_away(&env, &step.kind, &prior).await
+                    match thaw {
+                        Thaw::Done => page::run_navigate_away(&env, &step.kind, &prior).await,
+                        Thaw::WithFirstStep => {
+                            page::wake_and_navigate_away(&env, &step.kind, &prior).await
+                        }
+                    }
                 } else {
                     page::run_step(&env, &step.kind, &prior).await
                 }

@@ -333,6 +333,30 @@ async fn an_endless_script_times_out_and_the_pool_keeps_serving() {
     pool.drain(Duration::from_secs(5)).await;
 }
 
+/// A step's own deadline bounds its commands, not the actor's bound on its own calls: with
+/// the actor's CDP bound at 1 s, a step awaiting a 3 s promise still gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_may_run_longer_than_the_actors_command_bound() {
+    let mut config = config("long-step", 1);
+    config.actor.cdp_timeout = Duration::from_secs(1);
+    let pool = BrowserPool::start(config).await.expect("pool");
+    let outputs = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step(
+                "slow",
+                evaluate("new Promise(done => setTimeout(() => done(7), 3000))"),
+            )],
+            LONG,
+        ))
+        .await
+        .expect("the step outlives the actor's command bound");
+    assert_eq!(outputs[0].value, OutputValue::Evaluate("7".into()));
+    pool.drain(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_are_recycled_after_their_task_budget() {
     let mut config = config("recycle", 1);

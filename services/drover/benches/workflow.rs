@@ -125,6 +125,123 @@ fn workflow(site: &str) -> pb::TaskSpec {
 struct Sample {
     total: Duration,
     work: Duration,
+    /// Where the orchestration went, from the task's events (scheduler clock).
+    legs: Legs,
+}
+
+/// The orchestration of one task split by where it happens. Each leg is measured between two
+/// of the task's events (stamped by the scheduler) less the step durations inside it.
+#[derive(Default, Clone, Copy)]
+struct Legs {
+    /// The caller's `RunTask` round trip outside the task's queued→finished span.
+    call: Duration,
+    /// Queued → assigned to the browser worker.
+    dispatch: Duration,
+    /// Assigned to the browser worker → its steps recorded, less the browser steps' durations:
+    /// two stream hops, page acquire and hand-over, release.
+    browser_worker: Duration,
+    /// Browser steps recorded → assigned to the AI worker.
+    handoff: Duration,
+    /// Assigned to the AI worker → the chat step recorded, less the chat step's duration.
+    ai_worker: Duration,
+    /// Last step recorded → finished.
+    finish: Duration,
+}
+
+impl Legs {
+    const NAMES: [&str; 6] = [
+        "call",
+        "dispatch",
+        "browser worker",
+        "hand-off",
+        "AI worker",
+        "finish",
+    ];
+
+    fn get(&self, index: usize) -> Duration {
+        [
+            self.call,
+            self.dispatch,
+            self.browser_worker,
+            self.handoff,
+            self.ai_worker,
+            self.finish,
+        ][index]
+    }
+}
+
+fn instant_of(event: &pb::TaskEvent) -> Duration {
+    let at = event.at.unwrap_or_default();
+    Duration::new(at.seconds.max(0) as u64, at.nanos.max(0) as u32)
+}
+
+fn step_duration(output: Option<&pb::StepOutput>) -> Duration {
+    output
+        .and_then(|o| o.duration.as_ref())
+        .map(|d| Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32))
+        .unwrap_or_default()
+}
+
+/// Replays a finished task's events and splits its orchestration into [`Legs`].
+async fn legs_of(
+    client: &mut SchedulerServiceClient<Channel>,
+    task_id: &str,
+    total: Duration,
+) -> Result<Legs, String> {
+    use pb::task_event::Detail;
+    let mut events = client
+        .watch_task(pb::WatchTaskRequest {
+            task_id: task_id.into(),
+            after_sequence: 0,
+        })
+        .await
+        .map_err(|s| s.to_string())?
+        .into_inner();
+    let mut seen = Vec::new();
+    while let Some(message) = events.message().await.map_err(|s| s.to_string())? {
+        let Some(event) = message.event else { continue };
+        let done = matches!(event.detail, Some(Detail::Finished(_)));
+        seen.push(event);
+        if done {
+            break;
+        }
+    }
+    let of_kind = |pick: fn(&Detail) -> bool| -> Vec<&pb::TaskEvent> {
+        seen.iter()
+            .filter(|e| e.detail.as_ref().is_some_and(pick))
+            .collect()
+    };
+    let queued = *of_kind(|d| matches!(d, Detail::Queued(_)))
+        .first()
+        .ok_or("no queued event")?;
+    let assigned = of_kind(|d| matches!(d, Detail::Assigned(_)));
+    let steps = of_kind(|d| matches!(d, Detail::StepCompleted(_)));
+    let finished = seen.last().ok_or("no events")?;
+    let [browser_assigned, ai_assigned] = assigned[..] else {
+        return Err(format!("{} assignments, expected 2", assigned.len()));
+    };
+    let [_, extracted, chatted] = steps[..] else {
+        return Err(format!("{} step events, expected 3", steps.len()));
+    };
+    let output = |e: &pb::TaskEvent| match &e.detail {
+        Some(Detail::StepCompleted(s)) => s.output.clone(),
+        _ => None,
+    };
+    let browser_work: Duration = steps[..2]
+        .iter()
+        .map(|e| step_duration(output(e).as_ref()))
+        .sum();
+    let chat_work = step_duration(output(chatted).as_ref());
+    let span =
+        |from: &pb::TaskEvent, to: &pb::TaskEvent| instant_of(to).saturating_sub(instant_of(from));
+    Ok(Legs {
+        call: total.saturating_sub(span(queued, finished)),
+        dispatch: span(queued, browser_assigned),
+        browser_worker: span(browser_assigned, extracted).saturating_sub(browser_work),
+        handoff: span(extracted, ai_assigned),
+        ai_worker: span(ai_assigned, chatted).saturating_sub(chat_work),
+        finish: span(chatted, finished),
+    })
 }
 
 async fn run_one(
@@ -152,7 +269,8 @@ async fn run_one(
         .filter_map(|o| o.duration.as_ref())
         .map(|d| Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32))
         .sum();
-    Ok(Sample { total, work })
+    let legs = legs_of(&mut client, &task.id, total).await?;
+    Ok(Sample { total, work, legs })
 }
 
 async fn run_at(
@@ -223,6 +341,7 @@ async fn bench() -> Result<(), String> {
         "| concurrency | tasks | end-to-end p50 ms | p95 ms | work p50 ms | orchestration p50 ms | p95 ms | orchestration share (mean) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut breakdowns = Vec::new();
     for concurrency in [1, 4] {
         let samples = run_at(&client, &site, concurrency, tasks).await?;
         let totals: Vec<Duration> = samples.iter().map(|s| s.total).collect();
@@ -243,6 +362,24 @@ async fn bench() -> Result<(), String> {
             ms(percentile(overheads, 95.0)),
             100.0 * overhead_sum.as_secs_f64() / total_sum.as_secs_f64().max(f64::EPSILON),
         );
+        breakdowns.push((concurrency, samples));
+    }
+    println!(
+        "\nWhere the orchestration goes (mean ms per task; legs between the task's events, less step time):\n"
+    );
+    println!("| concurrency | {} |", Legs::NAMES.join(" | "));
+    println!("|---:|{}", "---:|".repeat(Legs::NAMES.len()));
+    for (concurrency, samples) in breakdowns {
+        let means: Vec<String> = (0..Legs::NAMES.len())
+            .map(|leg| {
+                let sum: Duration = samples.iter().map(|s| s.legs.get(leg)).sum();
+                format!(
+                    "{:.2}",
+                    sum.as_secs_f64() * 1000.0 / samples.len().max(1) as f64
+                )
+            })
+            .collect();
+        println!("| {concurrency} | {} |", means.join(" | "));
     }
     stop_site.cancel();
     Ok(())

@@ -32,6 +32,10 @@ use crate::error::StepError;
 /// Pause before trying a wait again in a document that replaced the one it ran in.
 const RETRY_AFTER_NAVIGATION: Duration = Duration::from_millis(50);
 
+/// The longest one in-page wait call runs; a longer wait is several calls, so no single CDP
+/// command comes near chromiumoxide's own ceiling (`actor::COMMAND_CEILING`).
+pub(crate) const IN_PAGE_WAIT_CHUNK: Duration = Duration::from_secs(60);
+
 /// Clicks the first element matching `selector` once it is visible.
 pub(crate) async fn click(
     page: &Page,
@@ -178,7 +182,7 @@ async fn wait_for_element(
         ElementState::Detached => "detached",
     };
     retry_in_new_document(clock, || async {
-        let in_page_timeout = json!(clock.remaining().as_millis() as u64);
+        let in_page_timeout = json!(clock.remaining().min(IN_PAGE_WAIT_CHUNK).as_millis() as u64);
         js::call(
             page,
             clock,
@@ -197,7 +201,7 @@ async fn wait_for_load(page: &Page, clock: &Clock, state: LoadState) -> Result<(
         LoadState::Load | LoadState::NetworkIdle => "complete",
     };
     retry_in_new_document(clock, || async {
-        let in_page_timeout = json!(clock.remaining().as_millis() as u64);
+        let in_page_timeout = json!(clock.remaining().min(IN_PAGE_WAIT_CHUNK).as_millis() as u64);
         js::call(page, clock, "waitReady", &[json!(ready), in_page_timeout]).await
     })
     .await?;
@@ -208,7 +212,8 @@ async fn wait_for_load(page: &Page, clock: &Clock, state: LoadState) -> Result<(
 }
 
 /// Runs an in-page wait that resolves `true` when done and `false` when its own timer (set
-/// to the time left) ran out; a navigation that replaces the document starts it again there.
+/// to the time left, at most [`IN_PAGE_WAIT_CHUNK`]) ran out; a timer that ran out with time
+/// left, or a navigation that replaced the document, starts it again.
 async fn retry_in_new_document<F, Fut>(clock: &Clock, wait: F) -> Result<(), StepError>
 where
     F: Fn() -> Fut,
@@ -217,7 +222,8 @@ where
     loop {
         match wait().await {
             Ok(Value::Bool(true)) => return Ok(()),
-            Ok(_) => return Err(clock.timeout()),
+            Ok(_) if clock.remaining().is_zero() => return Err(clock.timeout()),
+            Ok(_) => {}
             Err(err) if js::document_replaced(&err) => {
                 clock
                     .bound(async {

@@ -79,6 +79,14 @@ impl Overrides {
     }
 }
 
+/// Whether [`prepare`] has anything to do for `options`.
+pub fn needs_prepare(options: &BrowserOptions) -> bool {
+    options.viewport.is_some()
+        || options.user_agent.is_some()
+        || !options.block_resources.is_empty()
+        || options.block_third_party
+}
+
 /// Applies a task's page-level options. The returned guard keeps request blocking alive;
 /// end or drop it when the task is done (before [`reset`], which must be told
 /// [`Overrides::of`] the same options).
