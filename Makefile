@@ -4,7 +4,8 @@
 CARGO ?= cargo
 BUF := tools/node_modules/.bin/buf
 # Where buf.gen.yaml writes; checked in, and checked for staleness by `make test`.
-GENERATED := clients/go/gen clients/python/src/drover/v1 clients/typescript/src/gen
+GENERATED := clients/go/gen clients/python/src/drover/v1 clients/typescript/src/gen \
+  clients/typescript/src/vendor
 
 .PHONY: all demo test setup lint fmt-check clippy unit-tests doc fmt generate generate-check client-tests load bench
 
@@ -29,13 +30,16 @@ setup:
 lint:
 	$(BUF) lint
 
-## generate: regenerate the Go, Python and TypeScript clients' code from proto/ (buf.gen.yaml).
+## generate: regenerate the Go, Python and TypeScript clients' code from proto/ (buf.gen.yaml),
+## and the TypeScript client's copy of google.rpc's error details.
 generate: setup
 	$(BUF) generate
+	clients/typescript/scripts/generate-error-details.sh
 
 ## generate-check: regenerate and fail if the checked-in generated code was stale.
 generate-check:
 	$(BUF) generate
+	clients/typescript/scripts/generate-error-details.sh
 	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
 	  git status --short -- $(GENERATED); \
 	  echo "generate-check: the generated client code is stale: run make generate and commit"; \

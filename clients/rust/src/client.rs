@@ -9,9 +9,7 @@
 use std::{fmt, future::Future, time::Duration};
 
 use drover_api::pb::{self, scheduler_service_client::SchedulerServiceClient};
-use drover_resilience::{
-    BackoffPolicy, Deadline, GrpcClassifier, ResilienceLayer, RetryPolicy, grpc,
-};
+use drover_resilience::{BackoffPolicy, GrpcClassifier, ResilienceLayer, RetryPolicy, grpc};
 use tonic::transport::{Channel, Endpoint};
 use tower::{Layer, ServiceExt};
 
@@ -208,10 +206,6 @@ impl Client {
         F: Fn(SchedulerServiceClient<Channel>, tonic::Request<Req>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
     {
-        let method = move |client, request| {
-            let attempt = method(client, request);
-            async move { attempt.await.map_err(expired_as_deadline_exceeded) }
-        };
         layer
             .layer(grpc::unary(self.grpc.clone(), method))
             .oneshot(request)
@@ -370,23 +364,6 @@ impl ClientBuilder {
                 backoff: self.backoff,
             },
         }
-    }
-}
-
-/// How close to its deadline an attempt must be for a `CANCELLED` answer to count as the
-/// server enforcing our `grpc-timeout` (which the encoding may round down a little).
-const DEADLINE_SLACK: Duration = Duration::from_millis(20);
-
-/// A tonic server answers a call whose `grpc-timeout` ran out with `CANCELLED` ("Timeout
-/// expired"), which would read as "the caller gave up" and never be retried. Arriving as the
-/// attempt's own deadline passes, it is the deadline, and is reported (and retried, for calls
-/// safe to repeat) as `DEADLINE_EXCEEDED`.
-fn expired_as_deadline_exceeded(status: tonic::Status) -> tonic::Status {
-    let at_deadline = Deadline::current().is_some_and(|d| d.remaining() <= DEADLINE_SLACK);
-    if status.code() == tonic::Code::Cancelled && at_deadline {
-        tonic::Status::deadline_exceeded(status.message())
-    } else {
-        status
     }
 }
 

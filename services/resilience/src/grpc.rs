@@ -86,22 +86,45 @@ where
 
     fn call(&mut self, message: Req) -> Self::Future {
         let mut request = tonic::Request::new(message);
-        if let Some(deadline) = Deadline::current() {
+        let deadline = Deadline::current();
+        if let Some(deadline) = deadline {
             request.set_timeout(deadline.remaining());
         }
         UnaryResponse {
             inner: (self.call)(self.client.clone(), request),
+            deadline,
         }
+    }
+}
+
+/// How close to its deadline an attempt must be for a `CANCELLED` answer to count as the
+/// server enforcing the attempt's `grpc-timeout` (whose encoding may round down a little).
+const DEADLINE_SLACK: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A tonic server answers a call whose `grpc-timeout` ran out with `CANCELLED` ("Timeout
+/// expired"), which classifies as "the caller gave up" and is never retried. Arriving as the
+/// attempt's own deadline passes, it is that deadline: `DEADLINE_EXCEEDED`, retried when the
+/// call is safe to repeat.
+fn expired_as_deadline_exceeded(
+    status: tonic::Status,
+    deadline: Option<Deadline>,
+) -> tonic::Status {
+    let at_deadline = deadline.is_some_and(|d| d.remaining() <= DEADLINE_SLACK);
+    if status.code() == tonic::Code::Cancelled && at_deadline {
+        tonic::Status::deadline_exceeded(status.message())
+    } else {
+        status
     }
 }
 
 pin_project_lite::pin_project! {
     /// The response future of [`GrpcUnary`]: the method's future, minus the
-    /// `tonic::Response` wrapper.
+    /// `tonic::Response` wrapper, with a server's "timeout expired" read as the deadline.
     #[derive(Debug)]
     pub struct UnaryResponse<Fut> {
         #[pin]
         inner: Fut,
+        deadline: Option<Deadline>,
     }
 }
 
@@ -112,16 +135,40 @@ where
     type Output = Result<Resp, tonic::Status>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project()
-            .inner
-            .poll(cx)
-            .map(|result| result.map(tonic::Response::into_inner))
+        let this = self.project();
+        let deadline = *this.deadline;
+        this.inner.poll(cx).map(|result| {
+            result
+                .map(tonic::Response::into_inner)
+                .map_err(|status| expired_as_deadline_exceeded(status, deadline))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancel_at_the_deadline_is_the_deadline_and_any_other_stays_a_cancel() {
+        let cancelled = |_client: (), _request: tonic::Request<()>| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Err::<tonic::Response<()>, _>(tonic::Status::cancelled("Timeout expired"))
+        };
+        let at_deadline = with_deadline(Deadline::after(Duration::from_millis(100)), async {
+            unary((), cancelled).oneshot(()).await
+        })
+        .await;
+        assert_eq!(
+            at_deadline.unwrap_err().code(),
+            tonic::Code::DeadlineExceeded
+        );
+        let early = with_deadline(Deadline::after(Duration::from_secs(5)), async {
+            unary((), cancelled).oneshot(()).await
+        })
+        .await;
+        assert_eq!(early.unwrap_err().code(), tonic::Code::Cancelled);
+    }
     use crate::deadline::with_deadline;
     use std::time::Duration;
     use tower::ServiceExt;
