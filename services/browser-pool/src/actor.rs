@@ -45,9 +45,10 @@ use crate::{
     lease::{ContextKey, PageLease, Returned},
 };
 
-/// The longest any single CDP command may run before chromiumoxide itself gives up on it
-/// (its `request_timeout`, 30 s by default). Drover bounds every call itself, so this is a
-/// backstop; steps may still run longer, because in-page waits are split into shorter calls.
+/// The chromiumoxide handler's `request_timeout`: how long it keeps a command with no answer
+/// before failing it. Drover bounds every call itself (the actor's by `cdp_timeout`, a step's
+/// by its deadline), so this is a backstop that must not cut a step short, as the actor's
+/// 10 s `cdp_timeout` did when it was used here.
 pub const COMMAND_CEILING: Duration = Duration::from_secs(300);
 
 /// Settings for each browser's actor.
@@ -196,9 +197,6 @@ impl BrowserHandle {
         let mut process = ChromiumProcess::launch(launch, &format!("b{id}")).await?;
         let config = HandlerConfig {
             viewport: None,
-            // chromiumoxide fails any command older than this on its own. Drover bounds
-            // every call itself (the actor's by `cdp_timeout`, a step's by its deadline), so
-            // this is only a backstop, and long in-page waits are cut into shorter calls.
             request_timeout: COMMAND_CEILING,
             ..HandlerConfig::default()
         };

@@ -67,10 +67,11 @@ impl From<chromiumoxide::error::CdpError> for StepError {
             | E::LaunchExit(..)
             | E::LaunchTimeout(_)
             | E::LaunchIo(..) => Self::BrowserGone(err.to_string()),
-            // chromiumoxide's own command timeout (`COMMAND_CEILING`): only reachable when
-            // Drover's deadline is longer, and the target is as unusable as after our own.
+            // chromiumoxide's own timeout of one command (fixed at 30 s for every command a
+            // `Page` sends): only reachable when Drover's deadline is longer, and the target
+            // is as unusable as after our own timeout.
             E::Timeout => Self::Timeout {
-                after: crate::actor::COMMAND_CEILING,
+                after: crate::page::CHROMIUMOXIDE_COMMAND_TIMEOUT,
             },
             E::Chrome(e) if target_is_gone(&e.message) => Self::BrowserGone(e.message),
             E::Chrome(e) => Self::Failed(format!("browser refused: {}", e.message)),

@@ -273,8 +273,18 @@ impl BrowserPool {
 
     /// Runs browser steps in one page session and returns their outputs in order.
     pub async fn run(&self, task: TaskRun) -> Result<Vec<StepOutput>, PoolError> {
+        self.run_reporting(task, &mut |_| {}).await
+    }
+
+    /// [`Self::run`], calling `on_step` with each step's output as soon as the step is done
+    /// (the scheduler's worker streams them as progress).
+    pub async fn run_reporting(
+        &self,
+        task: TaskRun,
+        on_step: &mut (dyn FnMut(&StepOutput) + Send),
+    ) -> Result<Vec<StepOutput>, PoolError> {
         let started = Instant::now();
-        let result = self.run_inner(task).await;
+        let result = self.run_inner(task, on_step).await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.outcome_label(),
@@ -284,7 +294,11 @@ impl BrowserPool {
         result
     }
 
-    async fn run_inner(&self, task: TaskRun) -> Result<Vec<StepOutput>, PoolError> {
+    async fn run_inner(
+        &self,
+        task: TaskRun,
+        on_step: &mut (dyn FnMut(&StepOutput) + Send),
+    ) -> Result<Vec<StepOutput>, PoolError> {
         let state = &self.state;
         if state.draining.load(Ordering::Relaxed) {
             return Err(PoolError::Draining);
@@ -320,7 +334,7 @@ impl BrowserPool {
         };
         let (mut lease, thaw) = self.clean_lease(&task).await?;
         metrics::histogram!(m::ACQUIRE_WAIT).record(waited.elapsed().as_secs_f64());
-        let result = self.run_steps(&task, &mut lease, thaw).await;
+        let result = self.run_steps(&task, &mut lease, thaw, on_step).await;
         // Returning the lease hands the page to its browser's actor, which resets and
         // verifies it off this task's path (or closes it if the task spoiled it).
         drop(lease);
@@ -478,6 +492,7 @@ impl BrowserPool {
         task: &TaskRun,
         lease: &mut PageLease,
         thaw: Thaw,
+        on_step: &mut (dyn FnMut(&StepOutput) + Send),
     ) -> Result<Vec<StepOutput>, PoolError> {
         let config = &self.state.config;
         let gone = lease.gone().clone();
@@ -549,7 +564,9 @@ impl BrowserPool {
             match result {
                 Ok(value) => {
                     prior.insert(step.name.clone(), value.clone());
-                    outputs.push(output(step, *index, started, value));
+                    let done = output(step, *index, started, value);
+                    on_step(&done);
+                    outputs.push(done);
                 }
                 Err(error) => {
                     if error.discards_page() {

@@ -1,14 +1,19 @@
 //! The browser pool as a scheduler worker: an [`Executor`] that runs an assignment's browser
-//! steps as one [`TaskRun`] (one page session), with the earlier outputs it references. Its
+//! steps as one [`TaskRun`] (one page session), with the earlier outputs it references, and
+//! reports each step as progress when it finishes. Its
 //! capacity follows the pool's: zero while draining or under memory pressure, so the worker
 //! withdraws its credit instead of accepting work it cannot start.
 
-use drover_api::{DroverError, ErrorReason, convert, pb};
+use drover_api::{DroverError, ErrorReason, convert, model::output::StepOutput, pb};
 use drover_worker::{Executor, Progress, time_left};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::pool::{BrowserPool, TaskRun};
+
+/// The largest step output sent as progress while the assignment runs; larger ones reach
+/// the scheduler only with the result.
+const MAX_PROGRESS_OUTPUT_BYTES: usize = 64 * 1024;
 
 /// Runs browser assignments on a pool.
 pub struct BrowserExecutor {
@@ -27,7 +32,7 @@ impl Executor for BrowserExecutor {
     async fn run(
         &self,
         assignment: pb::Assignment,
-        _progress: Progress,
+        progress: Progress,
         cancel: CancellationToken,
     ) -> Result<Vec<pb::StepOutput>, pb::Error> {
         let invalid = |e: drover_api::ValidationError| DroverError::from(e).to_pb();
@@ -47,15 +52,23 @@ impl Executor for BrowserExecutor {
             prior: convert::prior_outputs(assignment.inputs),
             deadline: Instant::now() + time_left(assignment.deadline.as_ref()),
         };
+        // Each step is reported as it finishes, so watchers see it then. A large output
+        // (a screenshot, a PDF) is not: it would cross the wire twice, and the scheduler
+        // records its step from the result instead.
+        let mut report = |output: &StepOutput| {
+            if output.value.size() <= MAX_PROGRESS_OUTPUT_BYTES {
+                progress.send(output.clone().into());
+            }
+        };
         // Dropping the run on cancel releases its page through the lease's drop.
         let outputs = tokio::select! {
             () = cancel.cancelled() => {
                 return Err(DroverError::new(ErrorReason::Cancelled, "the assignment was cancelled").to_pb());
             }
-            outputs = self.pool.run(task) => outputs.map_err(|e| DroverError::from(e).to_pb())?,
+            outputs = self.pool.run_reporting(task, &mut report) => {
+                outputs.map_err(|e| DroverError::from(e).to_pb())?
+            }
         };
-        // No progress messages: the pool returns all outputs at once, and the scheduler records
-        // each step's completion from the result.
         Ok(outputs.into_iter().map(Into::into).collect())
     }
 

@@ -357,6 +357,38 @@ async fn a_step_may_run_longer_than_the_actors_command_bound() {
     pool.drain(Duration::from_secs(5)).await;
 }
 
+/// A `wait_for` may wait longer than chromiumoxide lets one command run (30 s): the element
+/// appears after 32 s and the step, allowed 50 s, sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_may_outlast_one_browser_command() {
+    let pool = BrowserPool::start(config("long-wait", 1))
+        .await
+        .expect("pool");
+    let mut wait = step(
+        "late",
+        StepKind::WaitFor(drover_api::model::browser::WaitFor::Selector {
+            selector: Template::literal("#late"),
+            state: drover_api::model::browser::ElementState::Attached,
+        }),
+    );
+    wait.timeout = Some(Duration::from_secs(50));
+    let page = "data:text/html,<script>setTimeout(() => { \
+        const late = document.createElement('p'); late.id = 'late'; \
+        document.body.append(late); }, 32000)</script>";
+    let outputs = pool
+        .run(task(
+            "t",
+            Isolation::Shared,
+            None,
+            vec![step("open", navigate(page)), wait],
+            Duration::from_secs(60),
+        ))
+        .await
+        .expect("the wait sees the element after 32 s");
+    assert_eq!(outputs.len(), 2);
+    pool.drain(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_are_recycled_after_their_task_budget() {
     let mut config = config("recycle", 1);

@@ -415,3 +415,55 @@ async fn run_returns_the_example_workflow_with_its_outputs() {
         "{status:?}"
     );
 }
+
+/// A browser step is reported when it finishes, not when the browser's whole assignment
+/// does: the first step's event arrives while the second still waits on a promise that never
+/// settles (the task is then cancelled; a cancelled browser assignment returns no outputs, so
+/// only progress can have reported the first step).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_steps_are_reported_as_they_finish() {
+    let (_up, client) = connect().await;
+    let submitted = client
+        .submit(
+            TaskBuilder::new("rust-client")
+                .timeout(Duration::from_secs(60))
+                .navigate("open", list_page())
+                .step(pb::Step {
+                    name: "hang".into(),
+                    timeout: None,
+                    kind: Some(pb::step::Kind::Evaluate(pb::EvaluateStep {
+                        expression: "new Promise(settle => { window.keepUnsettled = settle; })"
+                            .into(),
+                        await_promise: true,
+                    })),
+                }),
+        )
+        .await
+        .expect("submitted");
+    let mut events = client.watch(&submitted.id);
+    let first_step = timeout(WAIT, async {
+        while let Some(event) = events.next().await {
+            let event = event.expect("no watch error");
+            if let Some(pb::task_event::Detail::StepCompleted(step)) = &event.detail {
+                return Some((step.output.clone(), event.state()));
+            }
+            assert!(
+                !drover_client::is_terminal(event.state()),
+                "the task ended before its first step was reported: {event:?}"
+            );
+        }
+        None
+    })
+    .await
+    .expect("the first step is reported while the second runs")
+    .expect("a step event");
+    let (output, state) = first_step;
+    assert_eq!(output.map(|o| o.step), Some("open".to_owned()));
+    assert_eq!(state, pb::TaskState::Running);
+    client
+        .cancel(&submitted.id, "seen the first step")
+        .await
+        .expect("cancel");
+    let task = client.wait(&submitted.id).await.expect("wait");
+    assert_eq!(task.state(), pb::TaskState::Cancelled);
+}

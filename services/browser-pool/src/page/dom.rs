@@ -33,8 +33,8 @@ use crate::error::StepError;
 const RETRY_AFTER_NAVIGATION: Duration = Duration::from_millis(50);
 
 /// The longest one in-page wait call runs; a longer wait is several calls, so no single CDP
-/// command comes near chromiumoxide's own ceiling (`actor::COMMAND_CEILING`).
-pub(crate) const IN_PAGE_WAIT_CHUNK: Duration = Duration::from_secs(60);
+/// command comes near [`super::CHROMIUMOXIDE_COMMAND_TIMEOUT`].
+pub(crate) const IN_PAGE_WAIT_CHUNK: Duration = Duration::from_secs(20);
 
 /// Clicks the first element matching `selector` once it is visible.
 pub(crate) async fn click(
