@@ -22,10 +22,10 @@
 //! cargo test  -p drover --bench mixed   # smoke run, debug build
 //! ```
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -37,6 +37,8 @@ use drover_api::pb::{self, scheduler_service_client::SchedulerServiceClient};
 use drover_browser_pool::procfs;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
+
+use support::{ms, percentile, start};
 
 /// How often a browser is killed during a measured run.
 const KILL_EVERY: Duration = Duration::from_secs(4);
@@ -56,49 +58,6 @@ impl Mode {
             Mode::PagePerTask => "page-per-task",
         }
     }
-}
-
-/// A child process stopped with SIGTERM (then SIGKILL) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let until = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `drover ARGS` and returns it with the rest of the first stdout line containing
-/// `marker`; later output is drained so the child never blocks on a full pipe.
-fn start(args: &[&str], marker: &str) -> Result<(Process, String), String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .args(args)
-        .env("DROVER_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start drover {}: {e}", args[0]))?;
-    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-    let process = Process(child);
-    let found = loop {
-        let Some(Ok(line)) = lines.next() else {
-            return Err(format!("drover {} stopped before it was ready", args[0]));
-        };
-        if let Some((_, rest)) = line.split_once(marker) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok((process, found))
 }
 
 /// The AI router's configuration: one group over three deployments of the stand-in, two of
@@ -321,18 +280,6 @@ async fn kill_browsers(root: i32, stop: CancellationToken) -> usize {
     }
 }
 
-fn percentile(mut values: Vec<Duration>, p: f64) -> Duration {
-    values.sort_unstable();
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values[((p / 100.0) * (values.len() - 1) as f64).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
-
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// One measured run: a fresh `drover up` in `mode`, warmed up, then `total` tasks with faults.
@@ -369,7 +316,7 @@ async fn measure(
         ],
         "scheduler listening on ",
     )?;
-    let root = up.0.id() as i32;
+    let root = up.id() as i32;
     let channel = Channel::from_shared(format!("http://{scheduler}"))
         .map_err(|e| e.to_string())?
         .connect()

@@ -19,39 +19,21 @@
 //! `DROVER_BENCH_TASKS` (200) overrides the count per concurrency. Numbers are comparable only
 //! within one run.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod support;
+
+use std::time::{Duration, Instant};
 
 use drover_api::pb::{self, scheduler_service_client::SchedulerServiceClient};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-struct Up {
-    child: Child,
-}
+use support::{Process, ms, percentile};
 
-impl Drop for Up {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let until = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_up() -> Result<(Up, String), String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .args([
+/// Starts `drover up` (2 browsers × 4 pages, the stand-in AI) and returns its scheduler's
+/// address.
+fn start_up() -> Result<(Process, String), String> {
+    support::start(
+        &[
             "up",
             "--listen",
             "127.0.0.1:0",
@@ -61,23 +43,9 @@ fn start_up() -> Result<(Up, String), String> {
             "2",
             "--pages-per-browser",
             "4",
-        ])
-        .env("DROVER_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start drover up: {e}"))?;
-    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            return Err("drover up stopped before it was ready".into());
-        };
-        if let Some((_, addr)) = line.split_once("scheduler listening on ") {
-            break addr.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok((Up { child }, addr))
+        ],
+        "scheduler listening on ",
+    )
 }
 
 fn workflow(site: &str) -> pb::TaskSpec {
@@ -297,18 +265,6 @@ async fn run_at(
         samples.extend(lane.map_err(|e| e.to_string())??);
     }
     Ok(samples)
-}
-
-fn percentile(mut values: Vec<Duration>, p: f64) -> Duration {
-    values.sort_unstable();
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values[((p / 100.0) * (values.len() - 1) as f64).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 async fn bench() -> Result<(), String> {
