@@ -48,8 +48,9 @@ generate-check:
 
 ## client-tests: each non-Rust client's tests against a real `drover up` (the Rust client's run
 ## in unit-tests). Each clients/<lang>/test.sh installs its own dependencies, idempotently.
+## The binary is the one `cargo test` builds (same features: after unit-tests, nothing to do).
 client-tests:
-	$(CARGO) build --locked -p drover
+	$(CARGO) test --workspace --locked --no-run
 	@for script in clients/*/test.sh; do \
 	  echo "== $$script"; DROVER_BIN=$(CURDIR)/target/debug/drover $$script || exit 1; \
 	done

@@ -4,19 +4,13 @@
 //! lists them), serves `drover.v1.BrowserPoolService` with health and reflection, exposes
 //! Prometheus metrics, and on SIGTERM or SIGINT drains: running tasks get the grace period,
 //! the rest are cancelled, every Chromium process is reaped, and it exits 0. A bad
-//! configuration exits 2 with every problem listed. Everything but the tracing subscriber
+//! configuration exits 2 with every problem listed. Everything but installing the log subscriber
 //! lives in [`drover_browser_pool::cli`], which `drover browser-pool` runs too.
 
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    drover_runtime::init_logging("info");
     drover_browser_pool::cli::main(std::env::args().skip(1).collect()).await
 }

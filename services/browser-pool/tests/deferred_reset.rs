@@ -244,6 +244,41 @@ async fn eager_a_first_navigate_cannot_go_back() {
     first_navigate_cannot_go_back("nav-eager", false, false).await;
 }
 
+/// A first navigate that takes a parked page to another renderer process (about:blank after
+/// a site's or a data: page) can swap the frame while the page is being thawed, and the thaw
+/// then fails; the task must still get a live page: its timers run and it gets animation
+/// frames. The race depends on timing (the Go client's tests hit it under load); several
+/// rounds here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_a_first_navigate_to_another_renderer_gets_a_live_page() {
+    let (site, pool) = (Site::start().await, pool("nav-process", true).await);
+    for round in 0..6 {
+        let previous = if round % 2 == 0 {
+            site.url("/")
+        } else {
+            "data:text/html,<p>previous</p>".to_owned()
+        };
+        run(&pool, Isolation::Shared, vec![nav(&previous)]).await;
+        wait_until_idle(&pool).await;
+        let seen = run(
+            &pool,
+            Isolation::Shared,
+            vec![
+                nav("about:blank"),
+                evaluate("new Promise(r => setTimeout(() => r('timers run'), 10))"),
+                evaluate(
+                    "new Promise(r => requestAnimationFrame(() => r(document.visibilityState)))",
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(value(&seen[1]), "timers run", "round {round}");
+        assert_eq!(value(&seen[2]), "visible", "round {round}");
+        wait_until_idle(&pool).await;
+    }
+    pool.drain(Duration::from_secs(2)).await;
+}
+
 /// A parked page's document stays, but frozen: its timers do not run while it idles. The
 /// page beacons an image request to the site every 50 ms; once it is parked, no request
 /// arrives.

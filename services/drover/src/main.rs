@@ -1,7 +1,7 @@
 //! `drover`: the one binary for Drover's services, `drover up` and the client commands (see
-//! the crate docs). Installs the tracing subscriber once, for whichever command runs.
+//! the crate docs). Installs the log subscriber once, for whichever command runs.
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -10,13 +10,6 @@ async fn main() -> ExitCode {
         Some(command) if drover::is_service(command) => "info",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    drover_runtime::init_logging(default_level);
     drover::run(args).await
 }

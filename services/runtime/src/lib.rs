@@ -1,12 +1,40 @@
 //! `drover-runtime`: what every Drover service process does the same way at start and stop,
-//! written once: install the process's Prometheus exporter, bind the gRPC listener and
-//! announce its address as the first stdout line (so a parent that asked for port 0 learns
-//! the port), and turn SIGTERM or SIGINT into a cancellation the service drains on.
+//! written once: install the log subscriber and the process's Prometheus exporter, bind the
+//! gRPC listener and announce its address as the first stdout line (so a parent that asked
+//! for port 0 learns the port), and turn SIGTERM or SIGINT into a cancellation the service
+//! drains on.
 
-use std::net::SocketAddr;
+use std::{io::IsTerminal, net::SocketAddr};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Installs the process's log subscriber: to stderr, filtered by `DROVER_LOG` (tracing's
+/// `EnvFilter` syntax, e.g. `debug` or `drover_scheduler=debug`) or else `default_filter`.
+///
+/// chromiumoxide's handler logs each browser's WebSocket closing as an error, on every normal
+/// shutdown as on a crash; the browser pool reports both itself (a crash as a warning naming
+/// the browser), so those lines are left out unless `DROVER_LOG` mentions chromiumoxide.
+pub fn init_logging(default_filter: &str) {
+    let chosen = std::env::var("DROVER_LOG")
+        .ok()
+        .filter(|spec| !spec.trim().is_empty());
+    let spec = chosen.as_deref().unwrap_or(default_filter);
+    let spec = if spec.contains("chromiumoxide") {
+        spec.to_owned()
+    } else {
+        format!("{spec},chromiumoxide::handler=off")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+        eprintln!("DROVER_LOG={spec:?} is not a log filter ({e}); using {default_filter:?}");
+        tracing_subscriber::EnvFilter::new(default_filter)
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
 
 /// Serves Prometheus `/metrics` on `addr` (nothing when `None`). A process has one exporter:
 /// call this once, at start.

@@ -111,8 +111,22 @@ pub async fn wake_and_navigate_away(
         wake(env.page, true, env.deadline),
         run_navigate_away(env, kind, prior)
     );
-    woken?;
-    landed
+    match (woken, landed) {
+        (Ok(()), landed) => landed,
+        // A navigation that moves the page to another renderer (about:blank, another site)
+        // can swap the frame under the thaw, which then fails with "Not attached to an
+        // active page". The new document may still carry the page's frozen, hidden state:
+        // wake it again, now that nothing is in flight.
+        (Err(error), Ok(output)) => {
+            tracing::debug!(%error, "thaw raced the first navigation; waking again");
+            wake(env.page, true, env.deadline).await?;
+            Ok(output)
+        }
+        (Err(error), Err(navigation)) => {
+            tracing::debug!(%error, %navigation, "thaw and first navigation both failed");
+            Err(navigation)
+        }
+    }
 }
 
 /// What a navigate must do about the document the page holds.
