@@ -33,6 +33,8 @@ for entry in "${benches[@]}"; do
   cargo bench --locked -p "$package" --bench "$bench" --no-run 2>&1 | grep -v '^\s*\(Compiling\|Finished\|Executable\)' >&2 || true
 done
 
+# Whether the tree differs from its commit, decided before the report itself is rewritten.
+dirty=$(git status --porcelain --untracked-files=no -- . ":(exclude)$report" 2>/dev/null)
 started=$(date -u +%s)
 for entry in "${benches[@]}"; do
   read -r package bench <<<"$entry"
@@ -50,7 +52,7 @@ elapsed=$(( $(date -u +%s) - started ))
   echo "| | |"
   echo "|---|---|"
   echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
-  echo "| commit | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)') |"
+  echo "| commit | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty:+ (with local changes)} |"
   echo "| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores |"
   echo "| memory | $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) |"
   echo "| Chromium | $(/usr/lib/chromium/chromium --version 2>/dev/null | head -1) |"
