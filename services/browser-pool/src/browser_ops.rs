@@ -9,6 +9,7 @@ use chromiumoxide::{
     Browser, Page,
     cdp::browser_protocol::{
         browser::BrowserContextId,
+        emulation::SetFocusEmulationEnabledParams,
         target::{
             CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, GetTargetsParams,
             TargetId,
@@ -46,7 +47,7 @@ pub(crate) async fn create_context(
     .await
 }
 
-/// Opens a blank page in `context`.
+/// Opens a blank page in `context`, shown and focused as a lone tab would be.
 pub(crate) async fn open_page(
     browser: &Browser,
     context: &BrowserContextId,
@@ -57,7 +58,19 @@ pub(crate) async fn open_page(
         .browser_context_id(context.clone())
         .build()
         .map_err(|e| format!("create target: {e}"))?;
-    bounded(limit, "open page", browser.new_page(params)).await
+    let page = bounded(limit, "open page", browser.new_page(params)).await?;
+    // The pages of a browser are tabs of one window, and only the newest is shown: the
+    // others get no animation frames, and Chromium acknowledges mouse input to them only
+    // after a 5 s timeout (measured: a form's submit click took 5.1 s). Focus emulation makes
+    // every page count as shown and focused, for the page's life.
+    let focus = SetFocusEmulationEnabledParams::new(true);
+    match bounded(limit, "emulate focus", page.execute(focus)).await {
+        Ok(_) => Ok(page),
+        Err(e) => {
+            let _ = bounded(limit, "close page", page.close()).await;
+            Err(e)
+        }
+    }
 }
 
 /// A fresh context with one page, for an isolated task (or to keep as a spare).

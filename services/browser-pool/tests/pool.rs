@@ -333,6 +333,41 @@ async fn an_endless_script_times_out_and_the_pool_keeps_serving() {
     pool.drain(Duration::from_secs(5)).await;
 }
 
+/// Every pooled page is shown, not only the newest tab of the browser's window: four tasks at
+/// once on fresh pages of one browser each get an animation frame (a hidden page gets none,
+/// and its mouse input is acknowledged only after a 5 s timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_of_a_browser_is_shown() {
+    let mut config = config("shown", 1);
+    config.pages_per_browser = 4;
+    let pool = BrowserPool::start(config).await.expect("pool");
+    let mut frame = step(
+        "frame",
+        evaluate("new Promise(r => requestAnimationFrame(() => r(document.visibilityState)))"),
+    );
+    frame.timeout = Some(Duration::from_secs(3));
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, frame) = (pool.clone(), frame.clone());
+            tokio::spawn(async move {
+                pool.run(task("t", Isolation::Shared, None, vec![frame], LONG))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let outputs = task
+            .await
+            .expect("joined")
+            .expect("every page gets an animation frame");
+        assert_eq!(
+            outputs[0].value,
+            OutputValue::Evaluate("\"visible\"".into())
+        );
+    }
+    pool.drain(Duration::from_secs(5)).await;
+}
+
 /// A step's own deadline bounds its commands, not the actor's bound on its own calls: with
 /// the actor's CDP bound at 1 s, a step awaiting a 3 s promise still gets its answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,8 +45,17 @@ use crate::error::StepError;
 pub async fn park(page: &Page, overrides: Overrides, deadline: Instant) -> Result<(), StepError> {
     let clock = Clock::new(deadline);
     undo_overrides(page, &clock, overrides).await?;
+    // Every page runs with focus emulation on (see `browser_ops::open_page`), and a page that
+    // counts as focused keeps running its timers when frozen (measured): turn it off first.
+    // Both commands are in flight at once; the session runs them in the order sent.
+    let unfocus = SetFocusEmulationEnabledParams::new(false);
     let freeze = SetWebLifecycleStateParams::new(SetWebLifecycleStateState::Frozen);
-    clock.cdp(page.execute(freeze)).await?;
+    let (unfocused, frozen) = tokio::join!(
+        clock.cdp(page.execute(unfocus)),
+        clock.cdp(page.execute(freeze))
+    );
+    unfocused?;
+    frozen?;
     Ok(())
 }
 
