@@ -305,7 +305,7 @@ impl ClientBuilder {
         let endpoint = self.endpoint()?;
         let channel = endpoint.connect().await.map_err(|e| ClientError::Connect {
             url: self.url(),
-            reason: error_chain(&e),
+            reason: drover_api::error::error_chain(&e),
         })?;
         Ok(self.client(channel))
     }
@@ -336,7 +336,7 @@ impl ClientBuilder {
             })
             .map_err(|e| ClientError::InvalidUrl {
                 url,
-                reason: error_chain(&e),
+                reason: drover_api::error::error_chain(&e),
             })
     }
 
@@ -365,24 +365,6 @@ impl ClientBuilder {
             },
         }
     }
-}
-
-/// An error with its sources: transport errors say little on their top line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut last = text.clone();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        // Layers often repeat their inner error's words; say them once.
-        let words = cause.to_string();
-        if words != last {
-            text.push_str(": ");
-            text.push_str(&words);
-        }
-        last = words;
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -299,6 +299,25 @@ impl From<ValidationError> for Status {
     }
 }
 
+/// An error with its sources on one line (`top: cause: root`), for transport errors whose
+/// top line says little ("transport error"). Layers often repeat their inner error's words;
+/// each is said once.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut last = text.clone();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if words != last {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        last = words;
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,10 +20,7 @@ pub struct ProcStat {
 /// Reads `/proc/<pid>/stat`; `None` if the process is gone.
 pub fn stat(pid: i32) -> Option<ProcStat> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may itself contain spaces or parentheses: the
-    // fields after it start after the *last* ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace();
+    let mut fields = fields_after_name(&text)?;
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
@@ -33,6 +30,41 @@ pub fn stat(pid: i32) -> Option<ProcStat> {
         pgrp,
         state,
     })
+}
+
+/// CPU time from `/proc/<pid>/stat`, in clock ticks (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTicks {
+    /// User and system time of the process itself.
+    pub own: u64,
+    /// User and system time of the children it has waited for (exited and reaped).
+    pub reaped_children: u64,
+}
+
+/// Reads a process's CPU time; `None` if the process is gone.
+pub fn cpu_ticks(pid: i32) -> Option<CpuTicks> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // utime, stime, cutime and cstime are fields 14 to 17; the fields after the name start
+    // at field 3.
+    let times: Vec<u64> = fields_after_name(&text)?
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let [utime, stime, cutime, cstime] = times[..] else {
+        return None;
+    };
+    Some(CpuTicks {
+        own: utime + stime,
+        reaped_children: cutime + cstime,
+    })
+}
+
+/// The fields of a `stat` line after the command name, from field 3 (the state) on. The name
+/// is in parentheses and may itself hold spaces or parentheses: the fields start after the
+/// *last* ')'.
+fn fields_after_name(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(stat.get(stat.rfind(')')? + 1..)?.split_whitespace())
 }
 
 /// Every process currently visible in `/proc`.
@@ -155,6 +187,23 @@ mod tests {
         assert!(process_memory_bytes(me).unwrap_or(0) > 0);
         let tree = process_tree(me, -1);
         assert!(tree.iter().any(|p| p.pid == me));
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let me = std::process::id() as i32;
+        let before = cpu_ticks(me).expect("own cpu time");
+        // Spin until the kernel has charged at least one more tick (10 ms at 100 Hz), for at
+        // most 5 s of wall time.
+        let started = std::time::Instant::now();
+        let mut spins = 0u64;
+        while cpu_ticks(me).expect("own cpu time").own == before.own
+            && started.elapsed() < std::time::Duration::from_secs(5)
+        {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+        }
+        assert!(cpu_ticks(me).expect("own cpu time").own > before.own);
+        assert_eq!(cpu_ticks(-1), None);
     }
 
     #[test]

@@ -52,11 +52,13 @@ impl Executor for BrowserExecutor {
             prior: convert::prior_outputs(assignment.inputs),
             deadline: Instant::now() + time_left(assignment.deadline.as_ref()),
         };
-        // Each step is reported as it finishes, so watchers see it then. A large output
-        // (a screenshot, a PDF) is not: it would cross the wire twice, and the scheduler
-        // records its step from the result instead.
+        // Each step is reported as it finishes, so watchers see it then, except where the
+        // progress would only repeat what the result carries moments later: the last step,
+        // and a large output (a screenshot, a PDF). The scheduler records those steps from
+        // the result.
+        let last_step = task.steps.last().map(|(index, _)| *index);
         let mut report = |output: &StepOutput| {
-            if output.value.size() <= MAX_PROGRESS_OUTPUT_BYTES {
+            if Some(output.index) != last_step && output.value.size() <= MAX_PROGRESS_OUTPUT_BYTES {
                 progress.send(output.clone().into());
             }
         };

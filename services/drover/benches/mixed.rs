@@ -218,36 +218,28 @@ async fn run_tasks(
     Ok(samples)
 }
 
-/// CPU time (user + system) of `root`'s process tree, including its reaped children.
+/// CPU time (user + system) of `root`'s process tree, including the children it reaped
+/// (browsers killed or recycled during the run).
 fn tree_cpu(root: i32) -> Duration {
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .unwrap_or(100) as f64;
-    let fields = |pid: i32| -> Vec<u64> {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return Vec::new();
-        };
-        // Fields after the parenthesised command name, from field 3 (state) on.
-        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        rest.split_whitespace()
-            .map(|f| f.parse().unwrap_or(0))
-            .collect()
-    };
-    let mut total = 0u64;
-    for process in procfs::process_tree(root, -1) {
-        let f = fields(process.pid);
-        // utime and stime are fields 14 and 15; cutime and cstime 16 and 17 (the root's
-        // reaped children: browsers killed or recycled during the run).
-        let own = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
-        let reaped = if process.pid == root {
-            f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0)
-        } else {
-            0
-        };
-        total += own + reaped;
-    }
-    Duration::from_secs_f64(total as f64 / ticks)
+    let ticks: u64 = procfs::process_tree(root, -1)
+        .iter()
+        .filter_map(|p| {
+            let cpu = procfs::cpu_ticks(p.pid)?;
+            Some(
+                cpu.own
+                    + if p.pid == root {
+                        cpu.reaped_children
+                    } else {
+                        0
+                    },
+            )
+        })
+        .sum();
+    Duration::from_secs_f64(ticks as f64 / ticks_per_second)
 }
 
 fn tree_memory(root: i32) -> u64 {
@@ -412,11 +404,5 @@ async fn bench() -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match bench().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mixed bench: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_code("mixed", bench().await)
 }

@@ -343,11 +343,5 @@ async fn bench() -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match bench().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("workflow bench: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_code("workflow", bench().await)
 }

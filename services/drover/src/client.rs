@@ -88,7 +88,7 @@ pub async fn connect(url: &str) -> Result<SchedulerServiceClient<Channel>, Comma
     let channel = endpoint.connect().await.map_err(|e| {
         CommandError::failed(format!(
             "cannot reach the scheduler at {url}: {}",
-            error_chain(&e)
+            drover_api::error::error_chain(&e)
         ))
     })?;
     Ok(SchedulerServiceClient::new(channel)
@@ -117,23 +117,6 @@ pub fn describe_error(error: &DroverError) -> String {
     }
     if let Some(after) = error.retry_after {
         let _ = write!(text, "\n  retry after {after:?}");
-    }
-    text
-}
-
-/// An error with its sources, for transport errors whose top line says little.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut last = text.clone();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        // Layers often repeat their inner error's words; say them once.
-        let words = cause.to_string();
-        if words != last {
-            let _ = write!(text, ": {words}");
-        }
-        last = words;
-        source = cause.source();
     }
     text
 }

@@ -76,25 +76,18 @@ impl Drop for Proc {
 /// Kills Chromium processes whose command line names `dir` (what a SIGKILLed pool left to
 /// its supervisor); returns how many there were.
 fn sweep_chromium(dir: &std::path::Path) -> usize {
-    let needle = dir.to_string_lossy().to_string();
     let mut found = 0;
     for _ in 0..50 {
-        found = 0;
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&needle) {
-                found += 1;
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
+        let left = drover_browser_pool::procfs::processes_mentioning(dir);
+        found = left.len();
         if found == 0 {
             break;
+        }
+        for process in left {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(process.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -185,27 +185,19 @@ async fn serve_page() -> SocketAddr {
 /// Processes whose command line mentions `folder` (Chromium and its helpers run with their
 /// profile inside it).
 fn processes_using(folder: &Path) -> Vec<String> {
-    let needle = folder.display().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
-        else {
-            continue;
-        };
-        if pid == std::process::id().to_string() {
-            continue;
-        }
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) {
-                found.push(format!("{pid}: {cmdline}"));
-            }
-        }
-    }
-    found
+    let me = std::process::id() as i32;
+    drover_browser_pool::procfs::processes_mentioning(folder)
+        .into_iter()
+        .filter(|p| p.pid != me)
+        .map(|p| {
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
+            format!(
+                "{}: {}",
+                p.pid,
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            )
+        })
+        .collect()
 }
 
 /// Runs a client command to completion: (exit code, stdout, stderr).

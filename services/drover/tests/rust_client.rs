@@ -114,22 +114,14 @@ impl Drop for DroverUp {
 /// Kills processes whose command line names `folder` (Chromium runs with its profile in
 /// it); how many there were.
 fn kill_processes_using(folder: &Path) -> usize {
-    let needle = folder.display().to_string();
-    let mut killed = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&needle) {
-            killed += 1;
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+    let left = drover_browser_pool::procfs::processes_mentioning(folder);
+    for process in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(process.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
-    killed
+    left.len()
 }
 
 /// The shared `drover up` and a client of it.

@@ -43,17 +43,17 @@ use drover_api::{
 use tokio::time::Instant;
 
 pub use handover::{park, wake};
+pub use prepare::{Overrides, needs_prepare, prepare, reset};
+pub use requests::RequestPolicy;
+
+use crate::error::StepError;
+use clock::Clock;
 
 /// How long chromiumoxide lets any one command a `Page` sends run before it fails it on its
 /// own: fixed in chromiumoxide 0.9 (its `CommandFuture`), whatever the handler's
 /// `request_timeout` says. Drover's deadlines are shorter or cut waits into shorter calls;
 /// an `evaluate` that awaits one promise for longer fails with this timeout.
 pub const CHROMIUMOXIDE_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-pub use prepare::{Overrides, needs_prepare, prepare, reset};
-pub use requests::RequestPolicy;
-
-use crate::error::StepError;
-use clock::Clock;
 
 /// What a step runs against.
 pub struct StepEnv<'a> {

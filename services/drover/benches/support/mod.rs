@@ -70,6 +70,17 @@ pub fn percentile(mut values: Vec<Duration>, p: f64) -> Duration {
     values[((p / 100.0) * (values.len() - 1) as f64).round() as usize]
 }
 
+/// A bench's exit status: success, or its error on stderr and failure.
+pub fn exit_code(bench: &str, outcome: Result<(), String>) -> std::process::ExitCode {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{bench} bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Milliseconds with one decimal.
 pub fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
