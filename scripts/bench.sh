@@ -55,7 +55,11 @@ elapsed=$(( $(date -u +%s) - started ))
   echo "| commit | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty:+ (with local changes)} |"
   echo "| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores |"
   echo "| memory | $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) |"
-  echo "| Chromium | $(/usr/lib/chromium/chromium --version 2>/dev/null | head -1) |"
+  if [ -x /usr/lib/chromium/chromium-headless-shell ]; then
+    echo "| Chromium | $(/usr/lib/chromium/chromium-headless-shell --version 2>/dev/null | head -1) (chromium-headless-shell, the pool's default) |"
+  else
+    echo "| Chromium | $(/usr/lib/chromium/chromium --version 2>/dev/null | head -1) |"
+  fi
   echo "| rustc | $(rustc --version) |"
   echo "| wall time | ${elapsed} s |"
   for entry in "${benches[@]}"; do

@@ -24,6 +24,9 @@ missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/duration.proto ] || missing+=(libprotobuf-dev)
 [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
+# The browser-pool launches the headless shell (same Chromium, no desktop UI layer: half the
+# CPU per task); the full chromium stays for the tests that drive it directly.
+[ -x /usr/lib/chromium/chromium-headless-shell ] || missing+=(chromium-headless-shell)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq

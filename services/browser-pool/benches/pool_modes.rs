@@ -35,11 +35,14 @@
 //! `DROVER_BENCH_TASKS` (tasks per row of the pooled and page-per-task modes; 200),
 //! `DROVER_BENCH_CONTEXT_TASKS` (context-per-task, the slowest per task after a browser launch;
 //! 100), `DROVER_BENCH_BROWSER_TASKS` (browser-per-task; 24), `DROVER_BENCH_SOAK_TASKS` (2000),
-//! `DROVER_BENCH_SOAK_WARMUP` (pooled tasks before the soak's "before" sample; 500), `DROVER_BENCH_WARMUP_ROUNDS` (warm-up tasks per row, as
-//! rounds of `concurrency` tasks; 2, browser-per-task always 1), `DROVER_BENCH_CONCURRENCY`
-//! (`1,2,4,8`) and `DROVER_BENCH_CHROMIUM_ARGS` (extra Chromium switches, space-separated,
-//! given to *every* mode's browsers alike: for trying launcher flags; none by default).
-//! `RUST_LOG` sets the log filter (default `warn`).
+//! `DROVER_BENCH_SOAK_WARMUP` (pooled tasks before the soak's "before" sample; 500),
+//! `DROVER_BENCH_WARMUP_ROUNDS` (warm-up tasks per row, as rounds of `concurrency` tasks; 2,
+//! browser-per-task always 1), `DROVER_BENCH_CONCURRENCY` (`1,2,4,8`), `DROVER_BENCH_MODES`
+//! (which modes, comma-separated by their printed names; all four), `DROVER_BENCH_CHROMIUM`
+//! (the Chromium binary of every mode; the pool's default, the headless shell when installed:
+//! `/usr/lib/chromium/chromium` compares the full browser) and `DROVER_BENCH_CHROMIUM_ARGS`
+//! (extra Chromium switches, space-separated, given to *every* mode's browsers alike: for
+//! trying launcher flags; none by default). `RUST_LOG` sets the log filter (default `warn`).
 //!
 //! # Reading the output
 //!
@@ -93,6 +96,8 @@ struct Settings {
     warmup_rounds: usize,
     chromium_args: Vec<String>,
     concurrency: Vec<usize>,
+    /// Modes to run (every mode by default).
+    modes: Vec<Mode>,
 }
 
 impl Settings {
@@ -114,6 +119,18 @@ impl Settings {
                     format!("DROVER_BENCH_CONCURRENCY={list:?}: want e.g. 1,2,4,8")
                 })?,
                 Err(_) => vec![1, 2, 4, 8],
+            },
+            modes: match std::env::var("DROVER_BENCH_MODES") {
+                Ok(list) => list
+                    .split(',')
+                    .map(|name| {
+                        Mode::ALL
+                            .into_iter()
+                            .find(|mode| mode.name() == name.trim())
+                            .ok_or_else(|| format!("DROVER_BENCH_MODES: unknown mode {name:?}"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Err(_) => Mode::ALL.to_vec(),
             },
         };
         Ok(settings)
@@ -161,6 +178,8 @@ async fn main() -> ExitCode {
     let launch = LaunchConfig {
         profiles_root: std::env::temp_dir().join("drover-bench"),
         extra_args: settings.chromium_args.clone(),
+        executable: std::env::var_os("DROVER_BENCH_CHROMIUM")
+            .map_or_else(|| LaunchConfig::default().executable, Into::into),
         ..LaunchConfig::default()
     };
     let site = match Site::start().await {
@@ -176,7 +195,7 @@ async fn main() -> ExitCode {
 
     let mut rows: Vec<(Mode, usize, Run)> = Vec::new();
     let mut product = None;
-    for mode in Mode::ALL {
+    for &mode in &settings.modes {
         if stop.is_cancelled() {
             break;
         }
@@ -256,8 +275,9 @@ async fn main() -> ExitCode {
     };
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "\n## pool_modes ({build}; {}; {cpus} CPUs)\n",
-        product.as_deref().unwrap_or("chromium version unknown")
+        "\n## pool_modes ({build}; {} at {}; {cpus} CPUs)\n",
+        product.as_deref().unwrap_or("chromium version unknown"),
+        launch.executable.display()
     );
     println!(
         "Task: navigate to {} (wait for load), extract the text of its {} table rows. Pooled: \

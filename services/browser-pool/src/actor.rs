@@ -5,9 +5,11 @@
 //! - one *shared* context per tenant and one *session* context per (tenant, affinity key),
 //!   each with idle pages reused across tasks (least recently used contexts are evicted past
 //!   a bound);
-//! - whether each idle page of those is clean (reset eagerly to about:blank) or *parked*:
-//!   frozen with its last task's document, to be cleaned when it is lent again (the deferred
-//!   reset, see [`crate::page::park`] and [`ActorSettings::deferred_reset`]);
+//! - whether each idle page of those is clean (reset eagerly to about:blank) or *parked*
+//!   with its last task's document, to be cleaned when it is lent again (the deferred reset,
+//!   see [`crate::page::park`] and [`ActorSettings::deferred_reset`]); a page parked for
+//!   [`ActorSettings::freeze_after`] is frozen, and idle pages are lent newest first, so a
+//!   busy pool reuses running pages and leaves the frozen ones at the bottom;
 //! - a few *spare isolated* contexts, each with a page, created in the background so an
 //!   isolated task does not pay for context + page creation on its path;
 //! - the leases it handed out, so a periodic sweep can compare `Target.getTargets` with its
@@ -42,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     browser_ops as ops,
     launcher::{ChromiumProcess, LaunchConfig, LaunchError},
-    lease::{ContextKey, PageLease, Returned},
+    lease::{ContextKey, PageLease, PageState, Returned},
 };
 
 /// The chromiumoxide handler's `request_timeout`: how long it keeps a command with no answer
@@ -71,6 +73,11 @@ pub struct ActorSettings {
     /// reset to about:blank at once: one document load per task instead of two. Off, every
     /// returned page is reset eagerly.
     pub deferred_reset: bool,
+    /// How long a parked page stays shown and running before it is hidden and frozen (zero:
+    /// at once). Freezing stops an idle document's timers and scripts but costs a suspend
+    /// and a resume (see [`crate::page::freeze`]), which a page lent again within this time
+    /// never pays.
+    pub freeze_after: Duration,
 }
 
 impl Default for ActorSettings {
@@ -83,6 +90,7 @@ impl Default for ActorSettings {
             health_interval: Duration::from_secs(5),
             sweep_interval: Duration::from_secs(30),
             deferred_reset: true,
+            freeze_after: Duration::from_secs(1),
         }
     }
 }
@@ -339,8 +347,11 @@ struct ContextEntry {
 /// A page kept for the context's next task.
 struct IdlePage {
     page: Page,
-    /// Parked with its last task's document rather than reset: the next task cleans it.
-    needs_reset: bool,
+    /// Clean, or parked with its last task's document (running or frozen): the next task
+    /// cleans it.
+    state: PageState,
+    /// When it became idle in this state.
+    since: Instant,
 }
 
 struct LeaseRecord {
@@ -364,13 +375,14 @@ enum JobDone {
         result: Result<BrowserContextId, String>,
     },
     Spare(Result<(BrowserContextId, Page), String>),
-    /// A returned page was reset or parked (`ok`) or failed to be (it is then closed).
+    /// A returned page was reset, parked or frozen (`ok`) or failed to be (it is then
+    /// closed).
     Reset {
         key: ContextKey,
         page: Page,
         ok: bool,
-        /// Parked rather than reset.
-        needs_reset: bool,
+        /// What it holds now.
+        state: PageState,
     },
     Tidied,
     Health(Result<u64, String>),

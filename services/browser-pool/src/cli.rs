@@ -65,7 +65,8 @@ Every setting can also come from a TOML file (--config FILE) or the environment
   --browsers N                    browsers kept running (default 2)
   --pages-per-browser N           tasks one browser runs at once (default 4)
   --max-waiting N                 tasks that may wait for a page (default 256)
-  --chromium PATH                 Chromium binary (default /usr/lib/chromium/chromium)
+  --chromium PATH                 Chromium binary (default /usr/lib/chromium/chromium-headless-shell
+                                  if installed, else /usr/lib/chromium/chromium)
   --profiles-root DIR             browser profile folder (default $TMPDIR/drover-bp)
   --idle-pages N                  idle pages kept per browser (default 4)
   --spare-isolated-contexts N     isolated contexts kept ready per browser (default 2)
@@ -79,6 +80,8 @@ Every setting can also come from a TOML file (--config FILE) or the environment
   --allow-link-local BOOL         allow link-local/metadata addresses (default false)
   --deferred-reset BOOL           let the next task's navigate replace a returned page's
                                   document instead of loading about:blank (default true)
+  --freeze-parked-after-ms MS     freeze a parked page that stays idle this long
+                                  (default 1000; 0 at once)
   --scheduler URL                 also take browser work from this scheduler (http://host:port)
   --worker-id ID                  the worker's name at the scheduler (default browser-<pid>)
   --worker-slots N                assignments run at once for it (default browsers x pages)

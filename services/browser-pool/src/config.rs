@@ -10,7 +10,7 @@
 //! | `browsers` | 2 | browsers kept running |
 //! | `pages_per_browser` | 4 | tasks one browser runs at once |
 //! | `max_waiting` | 256 | tasks that may wait for a page before RESOURCE_EXHAUSTED |
-//! | `chromium` | `/usr/lib/chromium/chromium` | the Chromium binary |
+//! | `chromium` | `/usr/lib/chromium/chromium-headless-shell` if installed, else `/usr/lib/chromium/chromium` | the Chromium binary |
 //! | `profiles_root` | `$TMPDIR/drover-bp` | where browser profiles live (keep it short) |
 //! | `idle_pages` | 4 | idle pages kept per browser |
 //! | `spare_isolated_contexts` | 2 | isolated contexts kept ready per browser |
@@ -22,7 +22,8 @@
 //! | `default_task_timeout_secs` | 300 | a job's time limit when it names none |
 //! | `drain_grace_secs` | 60 | on SIGTERM, how long running tasks may finish |
 //! | `allow_link_local` | false | allow link-local and cloud-metadata addresses |
-//! | `deferred_reset` | true | park a returned shared/session page (frozen) and let the next task's first navigate replace its document; false: navigate it to about:blank at once |
+//! | `deferred_reset` | true | park a returned shared/session page with its document and let the next task's first navigate replace it; false: navigate it to about:blank at once |
+//! | `freeze_parked_after_ms` | 1000 | how long a parked page stays running before it is frozen (0: at once) |
 //! | `scheduler` | — | also take browser work from this scheduler (`http://host:port`) |
 //! | `worker_id` | `browser-<pid>` | the worker's name at the scheduler |
 //! | `worker_slots` | browsers × pages | assignments run at once for the scheduler |
@@ -92,6 +93,7 @@ const SETTINGS: &[&str] = &[
     "drain_grace_secs",
     "allow_link_local",
     "deferred_reset",
+    "freeze_parked_after_ms",
     "scheduler",
     "worker_id",
     "worker_slots",
@@ -213,6 +215,9 @@ impl Config {
             "drain_grace_secs" => self.drain_grace = Duration::from_secs(ranged(value, 0, 3600)?),
             "allow_link_local" => pool.url_policy.allow_link_local = parse(value)?,
             "deferred_reset" => pool.actor.deferred_reset = parse(value)?,
+            "freeze_parked_after_ms" => {
+                pool.actor.freeze_after = Duration::from_millis(ranged(value, 0, 3_600_000)?);
+            }
             "scheduler" => {
                 if !(value.starts_with("http://") || value.starts_with("https://")) {
                     return Err(format!("{value:?} must be an http:// or https:// URL"));

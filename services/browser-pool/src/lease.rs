@@ -53,7 +53,19 @@ pub struct PageLease {
     pub(crate) returns: mpsc::UnboundedSender<Returned>,
     pub(crate) reusable: bool,
     pub(crate) overrides: Overrides,
-    pub(crate) needs_reset: bool,
+    pub(crate) state: PageState,
+}
+
+/// What a page holds when it is lent, and so what its task must do before its own steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageState {
+    /// Fresh, or reset to about:blank: ready as it is.
+    Clean,
+    /// Parked with the previous task's document, still shown and running: lent again before
+    /// the actor froze it ([`crate::actor::ActorSettings::freeze_after`]).
+    Parked,
+    /// Parked with the previous task's document, hidden and frozen: it must be woken first.
+    Frozen,
 }
 
 impl PageLease {
@@ -72,11 +84,16 @@ impl PageLease {
         &self.gone
     }
 
-    /// True when the page still holds the previous task's (frozen) document: the task must
-    /// wake it with [`crate::page::wake`], and if it did not reset it, run its first step, a
-    /// navigate, with [`crate::page::run_navigate_away`].
+    /// True when the page still holds the previous task's document: the task must clean it
+    /// with [`crate::page::wake`] (which also thaws a frozen page), and if that did not reset
+    /// it, run its first step, a navigate, with [`crate::page::run_navigate_away`].
     pub fn needs_reset(&self) -> bool {
-        self.needs_reset
+        self.state != PageState::Clean
+    }
+
+    /// What the page holds; see [`PageState`].
+    pub fn state(&self) -> PageState {
+        self.state
     }
 
     /// False once [`Self::discard`] was called.

@@ -9,8 +9,8 @@
 //! error.
 //!
 //! With the deferred reset ([`ActorSettings::deferred_reset`], the default) the actor only
-//! parks a returned shared or session page, and the task that next leases it finishes the
-//! job: it wakes the page first and, when its own first step is a navigate, lets that
+//! parks a returned shared or session page (and freezes it if it stays idle), and the task
+//! that next leases it finishes the job: it wakes the page first and, when its own first step is a navigate, lets that
 //! navigation replace the previous document (history forgotten before the second step);
 //! otherwise it resets the page in full before preparing it. See [`crate::page::wake`].
 //!
@@ -45,7 +45,7 @@ use crate::{
     actor::{AcquireError, ActorSettings, BrowserHandle, BrowserPhase},
     error::{PoolError, StepError},
     launcher::LaunchConfig,
-    lease::{ContextKey, PageLease},
+    lease::{ContextKey, PageLease, PageState},
     metrics as m, page,
     supervisor::Supervisor,
 };
@@ -181,12 +181,12 @@ const MAX_SESSION_ROUTES: usize = 65_536;
 /// Parked pages a task tries to wake before it gives up on the browser.
 const WAKE_ATTEMPTS: usize = 3;
 
-/// Whether a lent page still has to be thawed (see `page::park`).
+/// Whether a lent page still has to be thawed (see `page::freeze`).
 #[derive(Clone, Copy)]
 enum Thaw {
-    /// Not parked, or already woken.
+    /// Not frozen, or already woken.
     Done,
-    /// Parked: the task's first step, a navigate, wakes it on the way.
+    /// Frozen: the task's first step, a navigate, wakes it on the way.
     WithFirstStep,
 }
 
@@ -385,10 +385,12 @@ impl BrowserPool {
     }
 
     /// Borrows a page and, if it was parked with the previous task's document, wakes it
-    /// (and resets it in full unless the task starts by navigating). A page that cannot be
-    /// woken is the pool's fault, not the task's: it is discarded and another page taken.
-    /// A task that starts by navigating and sets no page options wakes the page with its
-    /// first step instead ([`Thaw::WithFirstStep`]).
+    /// (thawing it if it was frozen, and resetting it in full unless the task starts by
+    /// navigating). A page that cannot be woken is the pool's fault, not the task's: it is
+    /// discarded and another page taken. A task that starts by navigating and sets no page
+    /// options lets its first step do that work instead: on a frozen page it thaws the page
+    /// on the way ([`Thaw::WithFirstStep`]), on a page parked but not yet frozen there is
+    /// nothing to thaw.
     async fn clean_lease(&self, task: &TaskRun) -> Result<(PageLease, Thaw), PoolError> {
         let navigates_first = task
             .steps
@@ -397,15 +399,22 @@ impl BrowserPool {
         let mut last = None;
         for _ in 0..WAKE_ATTEMPTS {
             let mut lease = self.lease(task).await?;
-            if !lease.needs_reset() {
-                return Ok((lease, Thaw::Done));
-            }
+            let frozen = match lease.state() {
+                PageState::Clean => return Ok((lease, Thaw::Done)),
+                PageState::Parked => false,
+                PageState::Frozen => true,
+            };
             if navigates_first && !page::needs_prepare(&task.browser) {
-                return Ok((lease, Thaw::WithFirstStep));
+                let thaw = if frozen {
+                    Thaw::WithFirstStep
+                } else {
+                    Thaw::Done
+                };
+                return Ok((lease, thaw));
             }
             let gone = lease.gone().clone();
             let woken = tokio::select! {
-                r = page::wake(lease.page(), navigates_first, task.deadline) => r,
+                r = page::wake(lease.page(), frozen, navigates_first, task.deadline) => r,
                 () = gone.cancelled() => Err(StepError::BrowserGone("the browser crashed".into())),
                 () = self.state.abort.cancelled() => {
                     return Err(PoolError::Cancelled { outputs: Vec::new() });
@@ -414,7 +423,7 @@ impl BrowserPool {
             match woken {
                 // Reset in full: the first step needs no care any more.
                 Ok(()) if !navigates_first => {
-                    lease.needs_reset = false;
+                    lease.state = PageState::Clean;
                     return Ok((lease, Thaw::Done));
                 }
                 Ok(()) => return Ok((lease, Thaw::Done)),

@@ -1,6 +1,7 @@
 //! The reset between two tasks on one pooled page, in both modes: deferred (the default: the
-//! page is parked frozen with its document and cleaned by the next task) and eager (reset to
-//! about:blank when returned). Each test runs two tasks of one tenant on a pool that keeps a
+//! page is parked with its document, frozen if it stays idle, and cleaned by the next task;
+//! tested both while still running and once frozen) and eager (reset to about:blank when
+//! returned). Each test runs two tasks of one tenant on a pool that keeps a
 //! single idle page, and proves it was the same page through `sessionStorage`, which belongs
 //! to the page (the tab) and survives its navigations. Against the real Chromium and the
 //! local test site.
@@ -29,9 +30,31 @@ use tokio::time::Instant;
 
 const LONG: Duration = Duration::from_secs(30);
 
+/// How the pool under test resets a returned page.
+#[derive(Debug, Clone, Copy)]
+enum Reset {
+    /// To about:blank at once.
+    Eager,
+    /// Parked with its document, and frozen after this long idle.
+    Deferred { freeze_after: Duration },
+}
+
+/// Deferred, and never frozen within a test: the next task gets the page still running.
+const PARKED: Reset = Reset::Deferred {
+    freeze_after: Duration::from_secs(3600),
+};
+/// Deferred, and frozen as soon as it is returned: the next task must thaw it.
+const FROZEN: Reset = Reset::Deferred {
+    freeze_after: Duration::ZERO,
+};
+
 /// One browser keeping one idle page (and no spare isolated context), so consecutive tasks
 /// of a tenant get the same page.
-async fn pool(name: &str, deferred_reset: bool) -> BrowserPool {
+async fn pool(name: &str, reset: Reset) -> BrowserPool {
+    let (deferred_reset, freeze_after) = match reset {
+        Reset::Eager => (false, Duration::ZERO),
+        Reset::Deferred { freeze_after } => (true, freeze_after),
+    };
     let config = PoolConfig {
         browsers: 1,
         pages_per_browser: 2,
@@ -43,6 +66,7 @@ async fn pool(name: &str, deferred_reset: bool) -> BrowserPool {
             idle_pages: 1,
             spare_isolated: 0,
             deferred_reset,
+            freeze_after,
             ..ActorSettings::default()
         },
         supervise_interval: Duration::from_millis(100),
@@ -114,8 +138,8 @@ async fn wait_until_idle(pool: &BrowserPool) {
 
 /// A task whose first step is not a navigate starts on an empty about:blank with an empty
 /// history, whichever reset mode and isolation.
-async fn first_evaluate_sees_a_blank_page(name: &str, deferred: bool, isolation: Isolation) {
-    let (site, pool) = (Site::start().await, pool(name, deferred).await);
+async fn first_evaluate_sees_a_blank_page(name: &str, reset: Reset, isolation: Isolation) {
+    let (site, pool) = (Site::start().await, pool(name, reset).await);
     run(
         &pool,
         isolation,
@@ -140,25 +164,30 @@ async fn first_evaluate_sees_a_blank_page(name: &str, deferred: bool, isolation:
     assert_eq!(
         value(&seen[0]),
         serde_json::json!(["about:blank", "undefined", 0, 1]),
-        "deferred: {deferred}"
+        "{reset:?}"
     );
     assert_eq!(value(&seen[2]), "first", "the same page served both tasks");
     pool.drain(Duration::from_secs(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deferred_a_first_evaluate_sees_a_blank_page() {
-    first_evaluate_sees_a_blank_page("eval-deferred", true, Isolation::Shared).await;
+async fn parked_a_first_evaluate_sees_a_blank_page() {
+    first_evaluate_sees_a_blank_page("eval-parked", PARKED, Isolation::Shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_a_first_evaluate_sees_a_blank_page() {
+    first_evaluate_sees_a_blank_page("eval-frozen", FROZEN, Isolation::Shared).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_session_pages_are_cleaned_like_shared_ones() {
-    first_evaluate_sees_a_blank_page("eval-session", true, Isolation::Session).await;
+    first_evaluate_sees_a_blank_page("eval-session", PARKED, Isolation::Session).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eager_a_first_evaluate_sees_a_blank_page() {
-    first_evaluate_sees_a_blank_page("eval-eager", false, Isolation::Shared).await;
+    first_evaluate_sees_a_blank_page("eval-eager", Reset::Eager, Isolation::Shared).await;
 }
 
 /// A task whose first step is a navigate cannot reach the previous task's document. Deferred:
@@ -168,8 +197,9 @@ async fn eager_a_first_evaluate_sees_a_blank_page() {
 /// (global, node) is there. `first_url` and `second_url` differ only by their fragments when
 /// `same_document` is set: a fragment navigation would keep the document if nothing else
 /// was done.
-async fn first_navigate_cannot_go_back(name: &str, deferred: bool, same_document: bool) {
-    let (site, pool) = (Site::start().await, pool(name, deferred).await);
+async fn first_navigate_cannot_go_back(name: &str, reset: Reset, same_document: bool) {
+    let deferred = matches!(reset, Reset::Deferred { .. });
+    let (site, pool) = (Site::start().await, pool(name, reset).await);
     let (first, second) = if same_document {
         (site.url("/#a"), site.url("/#b"))
     } else {
@@ -206,7 +236,7 @@ async fn first_navigate_cannot_go_back(name: &str, deferred: bool, same_document
     let history = if deferred { 1 } else { 2 };
     // The last item shows that the same page served both tasks.
     let clean = serde_json::json!([second, "undefined", false, history, "first"]);
-    assert_eq!(value(&seen[1]), clean, "deferred: {deferred}");
+    assert_eq!(value(&seen[1]), clean, "{reset:?}");
     assert_eq!(value(&seen[2]), "visible");
     if deferred {
         assert_eq!(
@@ -230,18 +260,28 @@ async fn first_navigate_cannot_go_back(name: &str, deferred: bool, same_document
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deferred_a_first_navigate_cannot_go_back() {
-    first_navigate_cannot_go_back("nav-deferred", true, false).await;
+async fn parked_a_first_navigate_cannot_go_back() {
+    first_navigate_cannot_go_back("nav-parked", PARKED, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deferred_a_first_fragment_navigate_gets_a_new_document() {
-    first_navigate_cannot_go_back("nav-fragment", true, true).await;
+async fn frozen_a_first_navigate_cannot_go_back() {
+    first_navigate_cannot_go_back("nav-frozen", FROZEN, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_a_first_fragment_navigate_gets_a_new_document() {
+    first_navigate_cannot_go_back("nav-fragment", PARKED, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_a_first_fragment_navigate_gets_a_new_document() {
+    first_navigate_cannot_go_back("nav-fragment-frozen", FROZEN, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eager_a_first_navigate_cannot_go_back() {
-    first_navigate_cannot_go_back("nav-eager", false, false).await;
+    first_navigate_cannot_go_back("nav-eager", Reset::Eager, false).await;
 }
 
 /// A first navigate that takes a parked page to another renderer process (about:blank after
@@ -250,8 +290,8 @@ async fn eager_a_first_navigate_cannot_go_back() {
 /// frames. The race depends on timing (the Go client's tests hit it under load); several
 /// rounds here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deferred_a_first_navigate_to_another_renderer_gets_a_live_page() {
-    let (site, pool) = (Site::start().await, pool("nav-process", true).await);
+async fn frozen_a_first_navigate_to_another_renderer_gets_a_live_page() {
+    let (site, pool) = (Site::start().await, pool("nav-process", FROZEN).await);
     for round in 0..6 {
         let previous = if round % 2 == 0 {
             site.url("/")
@@ -279,12 +319,16 @@ async fn deferred_a_first_navigate_to_another_renderer_gets_a_live_page() {
     pool.drain(Duration::from_secs(2)).await;
 }
 
-/// A parked page's document stays, but frozen: its timers do not run while it idles. The
-/// page beacons an image request to the site every 50 ms; once it is parked, no request
-/// arrives.
+/// A parked page's document stays, and is frozen once it has idled for `freeze_after`: then
+/// its timers no longer run. The page beacons an image request to the site every 50 ms;
+/// once it is frozen, no request arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_parked_page_runs_no_timers() {
-    let (site, pool) = (Site::start().await, pool("frozen", true).await);
+async fn an_idle_parked_page_runs_no_timers() {
+    let freeze_after = Duration::from_millis(300);
+    let (site, pool) = (
+        Site::start().await,
+        pool("frozen", Reset::Deferred { freeze_after }).await,
+    );
     // Twice: a fresh page, then the same page after it was woken (and shown) once.
     for round in 0..2 {
         let before = site.hits("/res/pixel.svg");
@@ -305,8 +349,9 @@ async fn a_parked_page_runs_no_timers() {
             "the beacon runs in the task (round {round})"
         );
         wait_until_idle(&pool).await;
-        // Requests sent just before the freeze may still be arriving.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Frozen within `freeze_after` and the actor's check period (a quarter of it, at
+        // least 100 ms); requests sent just before the freeze may still be arriving.
+        tokio::time::sleep(freeze_after + Duration::from_millis(500)).await;
         let parked = site.hits("/res/pixel.svg");
         tokio::time::sleep(Duration::from_millis(1000)).await;
         assert_eq!(

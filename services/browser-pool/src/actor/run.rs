@@ -3,9 +3,11 @@
 //! [`JobDone`] messages.
 //!
 //! A shared or session page that comes back is either reset to about:blank at once or, with
-//! [`ActorSettings::deferred_reset`], parked (overrides undone, page frozen) and recorded as
-//! needing a reset; the lease that next takes it carries that mark, and the task cleans the
-//! page (see [`crate::page::wake`]). A page that cannot be parked is reset eagerly instead.
+//! [`ActorSettings::deferred_reset`], parked (overrides undone, document kept) and recorded
+//! as needing a reset; a page still parked after [`ActorSettings::freeze_after`] is frozen
+//! by a periodic check. The lease that next takes a parked page carries its state, and the
+//! task cleans the page (see [`crate::page::wake`]). A page that cannot be parked is reset
+//! eagerly instead.
 
 use std::sync::{Arc, atomic::Ordering};
 
@@ -23,6 +25,8 @@ impl Actor {
         let mut sweep = interval(self.settings.sweep_interval);
         sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
         sweep.reset(); // the first sweep after one interval, not at once
+        let mut freeze = interval(freeze_check_period(self.settings.freeze_after));
+        freeze.set_missed_tick_behavior(MissedTickBehavior::Delay);
         self.refill_spares();
         let exit = loop {
             if self.draining && self.leases.is_empty() {
@@ -48,6 +52,7 @@ impl Actor {
                 },
                 _ = health.tick() => self.check_health(),
                 _ = sweep.tick() => self.start_sweep(),
+                _ = freeze.tick() => self.freeze_idle(),
             }
         };
         self.stop(&exit).await;
@@ -59,7 +64,7 @@ impl Actor {
         key: ContextKey,
         page: Page,
         isolated_context: Option<BrowserContextId>,
-        needs_reset: bool,
+        state: PageState,
     ) -> PageLease {
         self.next_lease += 1;
         let lease_id = self.next_lease;
@@ -79,7 +84,7 @@ impl Actor {
             returns: self.returns_tx.clone(),
             reusable: true,
             overrides: Overrides::default(),
-            needs_reset,
+            state,
         }
     }
 
@@ -92,7 +97,7 @@ impl Actor {
             match self.spares.pop_front() {
                 Some((context, page)) => {
                     self.stats.contexts.fetch_sub(1, Ordering::Relaxed);
-                    self.deliver(key, Ok((page, false)), Some(context), reply);
+                    self.deliver(key, Ok((page, PageState::Clean)), Some(context), reply);
                     self.refill_spares();
                 }
                 None => self.spawn_open_isolated(reply),
@@ -121,7 +126,7 @@ impl Actor {
         match (&entry.id, entry.idle.pop()) {
             (_, Some(idle)) => {
                 self.stats.idle_pages.fetch_sub(1, Ordering::Relaxed);
-                self.deliver(key, Ok((idle.page, idle.needs_reset)), None, reply);
+                self.deliver(key, Ok((idle.page, idle.state)), None, reply);
             }
             // A page of this context is being reset: it comes back in a few milliseconds,
             // sooner than a new page would open.
@@ -134,18 +139,17 @@ impl Actor {
         }
     }
 
-    /// Hands a page, and whether it still needs a reset (or the failure to get one) to an
-    /// acquire.
+    /// Hands a page and what it holds (or the failure to get one) to an acquire.
     fn deliver(
         &mut self,
         key: ContextKey,
-        result: Result<(Page, bool), String>,
+        result: Result<(Page, PageState), String>,
         isolated_context: Option<BrowserContextId>,
         reply: Reply,
     ) {
         match result {
-            Ok((page, needs_reset)) => {
-                let lease = self.lease_for(key, page, isolated_context, needs_reset);
+            Ok((page, state)) => {
+                let lease = self.lease_for(key, page, isolated_context, state);
                 // A caller that gave up meanwhile drops the lease, which returns the page.
                 let _ = reply.send(Ok(lease));
             }
@@ -187,16 +191,21 @@ impl Actor {
                 let key = record.key;
                 let (page, overrides) = (returned.page, returned.overrides);
                 let deferred = self.settings.deferred_reset;
+                let freeze_now = self.settings.freeze_after.is_zero();
                 self.jobs.spawn(async move {
                     let deadline = Instant::now() + RESET_TIMEOUT;
                     if deferred {
-                        match crate::page::park(&page, overrides, deadline).await {
+                        match crate::page::park(&page, overrides, freeze_now, deadline).await {
                             Ok(()) => {
+                                let state = match freeze_now {
+                                    true => PageState::Frozen,
+                                    false => PageState::Parked,
+                                };
                                 return JobDone::Reset {
                                     key,
                                     page,
                                     ok: true,
-                                    needs_reset: true,
+                                    state,
                                 };
                             }
                             Err(error) => {
@@ -210,7 +219,7 @@ impl Actor {
                         key,
                         page,
                         ok,
-                        needs_reset: false,
+                        state: PageState::Clean,
                     }
                 });
             }
@@ -218,7 +227,7 @@ impl Actor {
         }
     }
 
-    fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool, needs_reset: bool) {
+    fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool, state: PageState) {
         let Some(entry) = self.contexts.get_mut(&key) else {
             self.spawn_close(page);
             return;
@@ -227,9 +236,19 @@ impl Actor {
         let waiter =
             (!entry.waiting.is_empty() && entry.id.is_some()).then(|| entry.waiting.remove(0));
         match (ok && !self.draining, waiter) {
-            (true, Some(reply)) => self.deliver(key, Ok((page, needs_reset)), None, reply),
+            (true, Some(reply)) => self.deliver(key, Ok((page, state)), None, reply),
             (true, None) => {
-                entry.idle.push(IdlePage { page, needs_reset });
+                let idle = IdlePage {
+                    page,
+                    state,
+                    since: Instant::now(),
+                };
+                // Lent newest first (`pop`), except that a frozen page goes to the bottom:
+                // the running ones cost nothing to lend again.
+                match state {
+                    PageState::Frozen => entry.idle.insert(0, idle),
+                    PageState::Clean | PageState::Parked => entry.idle.push(idle),
+                }
                 self.stats.idle_pages.fetch_add(1, Ordering::Relaxed);
             }
             (false, waiter) => {
@@ -252,7 +271,7 @@ impl Actor {
                 reply,
             } => {
                 self.pages_opening -= 1;
-                let fresh = result.map(|page| (page, false));
+                let fresh = result.map(|page| (page, PageState::Clean));
                 self.deliver(key, fresh, isolated_context, reply);
             }
             JobDone::ContextCreated { key, result } => self.context_created(key, result),
@@ -271,8 +290,8 @@ impl Actor {
                 key,
                 page,
                 ok,
-                needs_reset,
-            } => self.reset_done(key, page, ok, needs_reset),
+                state,
+            } => self.reset_done(key, page, ok, state),
             JobDone::Tidied => {}
             JobDone::Health(Ok(memory)) => {
                 self.stats.memory_bytes.store(memory, Ordering::Relaxed);
@@ -280,6 +299,46 @@ impl Actor {
             JobDone::Health(Err(_)) => {} // handled in the loop: it ends the actor
             JobDone::Swept(Ok(targets)) => self.close_orphans(targets),
             JobDone::Swept(Err(why)) => tracing::warn!(%why, "target sweep failed"),
+        }
+    }
+
+    /// Freezes the pages that have stayed parked (shown, running) for
+    /// [`ActorSettings::freeze_after`]. Each is out of `idle` while it is frozen and counted
+    /// as being reset, so an acquire meanwhile waits a moment for it rather than opening a
+    /// new page.
+    fn freeze_idle(&mut self) {
+        let Some(due) = Instant::now().checked_sub(self.settings.freeze_after) else {
+            return;
+        };
+        let is_due = |idle: &IdlePage| idle.state == PageState::Parked && idle.since <= due;
+        for (key, entry) in &mut self.contexts {
+            if !entry.idle.iter().any(is_due) {
+                continue;
+            }
+            let (freezing, keep) = std::mem::take(&mut entry.idle)
+                .into_iter()
+                .partition::<Vec<_>, _>(is_due);
+            entry.idle = keep;
+            entry.resetting += freezing.len();
+            self.stats
+                .idle_pages
+                .fetch_sub(freezing.len() as u32, Ordering::Relaxed);
+            for IdlePage { page, .. } in freezing {
+                let key = key.clone();
+                self.jobs.spawn(async move {
+                    let deadline = Instant::now() + RESET_TIMEOUT;
+                    let frozen = crate::page::freeze(&page, deadline).await;
+                    if let Err(error) = &frozen {
+                        tracing::debug!(%error, "cannot freeze a parked page; replacing it");
+                    }
+                    JobDone::Reset {
+                        key,
+                        page,
+                        ok: frozen.is_ok(),
+                        state: PageState::Frozen,
+                    }
+                });
+            }
         }
     }
 
@@ -521,4 +580,10 @@ impl Actor {
         self.stats.contexts.store(0, Ordering::Relaxed);
         tracing::info!(browser = self.stats.id, ?exit, "browser ended");
     }
+}
+
+/// How often parked pages are checked for freezing: often enough that none stays running
+/// much past `freeze_after`, and at most a few times a second.
+fn freeze_check_period(freeze_after: Duration) -> Duration {
+    (freeze_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
 }

@@ -15,9 +15,10 @@
 //! - [`prepare`] / [`reset`] (in `prepare`) bracket a task on a page, [`Overrides`] telling
 //!   reset what to undo; [`RequestPolicy`] (in `requests`) is the request blocking a task
 //!   asked for;
-//! - [`park`] / [`wake`] / [`run_navigate_away`] (in `handover`) are the deferred form of
-//!   the reset for pooled pages: frozen with their document when returned, cleaned when lent
-//!   again, mostly by the next task's own first navigation;
+//! - [`park`] / [`freeze`] / [`wake`] / [`run_navigate_away`] (in `handover`) are the
+//!   deferred form of the reset for pooled pages: kept with their document when returned
+//!   (frozen if they stay idle), cleaned when lent again, mostly by the next task's own first
+//!   navigation;
 //! - `clock` bounds every call by the deadline.
 
 mod capture;
@@ -42,7 +43,7 @@ use drover_api::{
 };
 use tokio::time::Instant;
 
-pub use handover::{park, wake};
+pub use handover::{freeze, park, wake};
 pub use prepare::{Overrides, needs_prepare, prepare, reset};
 pub use requests::RequestPolicy;
 
@@ -96,7 +97,7 @@ pub async fn run_navigate_away(
     run_step_on(env, kind, prior, Document::Replace).await
 }
 
-/// [`run_navigate_away`] on a page still frozen by [`park`]: [`wake`] and the navigation go
+/// [`run_navigate_away`] on a page frozen by [`freeze`]: [`wake`] and the navigation go
 /// out together. Both are sent on the page's session before either answer is awaited, and
 /// Chromium runs one session's commands in the order sent, so the navigation starts on the
 /// thawed page without waiting a round trip for the thaw (measured: ~1 ms per task, most of
@@ -108,7 +109,7 @@ pub async fn wake_and_navigate_away(
     prior: &PriorOutputs,
 ) -> Result<OutputValue, StepError> {
     let (woken, landed) = tokio::join!(
-        wake(env.page, true, env.deadline),
+        wake(env.page, true, true, env.deadline),
         run_navigate_away(env, kind, prior)
     );
     match (woken, landed) {
@@ -119,7 +120,7 @@ pub async fn wake_and_navigate_away(
         // wake it again, now that nothing is in flight.
         (Err(error), Ok(output)) => {
             tracing::debug!(%error, "thaw raced the first navigation; waking again");
-            wake(env.page, true, env.deadline).await?;
+            wake(env.page, true, true, env.deadline).await?;
             Ok(output)
         }
         (Err(error), Err(navigation)) => {
