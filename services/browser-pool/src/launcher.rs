@@ -156,7 +156,12 @@ const BASE_SWITCHES: &[&str] = &[
     "disable-dev-shm-usage",
     // BackForwardCache: a pooled page leaves every task's document for about:blank, and the
     // cache would keep each one frozen in memory instead of unloading it.
-    "disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame,BackForwardCache",
+    // RenderDocument: with it, every cross-document navigation of a page builds a new frame
+    // host, and in the renderer a new frame, widget and compositor, which a page that lives
+    // for many tasks pays on each one (a fresh page's first navigation reuses its initial
+    // frame either way). Off, a same-site navigation reuses them, as Chromium did by default
+    // until recently: measured with pool_modes, pooled tasks ran ~35% more per second.
+    "disable-features=Translate,MediaRouter,OptimizationHints,AcceptCHFrame,BackForwardCache,RenderDocument",
     "mute-audio",
     "hide-scrollbars",
     // Chromium picks a free port and prints the endpoint on stderr.
