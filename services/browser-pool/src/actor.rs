@@ -78,6 +78,13 @@ pub struct ActorSettings {
     /// and a resume (see [`crate::page::freeze`]), which a page lent again within this time
     /// never pays.
     pub freeze_after: Duration,
+    /// Every this many pages parked by this browser (0: never), the page being parked also
+    /// gets a full JavaScript garbage collection. Chromium purges a renderer's memory when
+    /// its pages freeze; pages a busy pool keeps lending never idle long enough to freeze,
+    /// and without this their renderers' heaps grew: measured with pool_modes' soak (2,000
+    /// tasks at concurrency 4), +21% with no collection, +2.7% and a third less memory with
+    /// one every 16 parked pages, at no measurable cost in tasks per second.
+    pub collect_garbage_every: u32,
 }
 
 impl Default for ActorSettings {
@@ -91,6 +98,7 @@ impl Default for ActorSettings {
             sweep_interval: Duration::from_secs(30),
             deferred_reset: true,
             freeze_after: Duration::from_secs(1),
+            collect_garbage_every: 16,
         }
     }
 }
@@ -287,6 +295,7 @@ impl BrowserHandle {
             pages_opening: 0,
             jobs: JoinSet::new(),
             draining: false,
+            parked_since_collection: 0,
         };
         let task = tokio::spawn(actor.run());
         Ok((Self { requests, stats }, task))
@@ -407,6 +416,8 @@ struct Actor {
     pages_opening: usize,
     jobs: JoinSet<JobDone>,
     draining: bool,
+    /// Pages parked since one last had its garbage collected (see `collect_garbage_every`).
+    parked_since_collection: u32,
 }
 
 mod run;

@@ -82,6 +82,8 @@ Every setting can also come from a TOML file (--config FILE) or the environment
                                   document instead of loading about:blank (default true)
   --freeze-parked-after-ms MS     freeze a parked page that stays idle this long
                                   (default 1000; 0 at once)
+  --collect-garbage-every N       a full JS garbage collection for every Nth page
+                                  parked (default 16; 0 never)
   --scheduler URL                 also take browser work from this scheduler (http://host:port)
   --worker-id ID                  the worker's name at the scheduler (default browser-<pid>)
   --worker-slots N                assignments run at once for it (default browsers x pages)

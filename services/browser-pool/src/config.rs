@@ -24,6 +24,7 @@
 //! | `allow_link_local` | false | allow link-local and cloud-metadata addresses |
 //! | `deferred_reset` | true | park a returned shared/session page with its document and let the next task's first navigate replace it; false: navigate it to about:blank at once |
 //! | `freeze_parked_after_ms` | 1000 | how long a parked page stays running before it is frozen (0: at once) |
+//! | `collect_garbage_every` | 16 | give every Nth page a browser parks a full JavaScript garbage collection (0: never) |
 //! | `scheduler` | — | also take browser work from this scheduler (`http://host:port`) |
 //! | `worker_id` | `browser-<pid>` | the worker's name at the scheduler |
 //! | `worker_slots` | browsers × pages | assignments run at once for the scheduler |
@@ -94,6 +95,7 @@ const SETTINGS: &[&str] = &[
     "allow_link_local",
     "deferred_reset",
     "freeze_parked_after_ms",
+    "collect_garbage_every",
     "scheduler",
     "worker_id",
     "worker_slots",
@@ -215,6 +217,9 @@ impl Config {
             "drain_grace_secs" => self.drain_grace = Duration::from_secs(ranged(value, 0, 3600)?),
             "allow_link_local" => pool.url_policy.allow_link_local = parse(value)?,
             "deferred_reset" => pool.actor.deferred_reset = parse(value)?,
+            "collect_garbage_every" => {
+                pool.actor.collect_garbage_every = ranged(value, 0, 1_000_000)?;
+            }
             "freeze_parked_after_ms" => {
                 pool.actor.freeze_after = Duration::from_millis(ranged(value, 0, 3_600_000)?);
             }

@@ -35,25 +35,39 @@ const LONG: Duration = Duration::from_secs(30);
 enum Reset {
     /// To about:blank at once.
     Eager,
-    /// Parked with its document, and frozen after this long idle.
-    Deferred { freeze_after: Duration },
+    /// Parked with its document, frozen after `freeze_after` idle, its garbage collected
+    /// on every `collect_garbage_every`th park (0: never).
+    Deferred {
+        freeze_after: Duration,
+        collect_garbage_every: u32,
+    },
 }
 
 /// Deferred, and never frozen within a test: the next task gets the page still running.
 const PARKED: Reset = Reset::Deferred {
     freeze_after: Duration::from_secs(3600),
+    collect_garbage_every: 0,
 };
 /// Deferred, and frozen as soon as it is returned: the next task must thaw it.
 const FROZEN: Reset = Reset::Deferred {
     freeze_after: Duration::ZERO,
+    collect_garbage_every: 0,
+};
+/// Deferred, never frozen within a test, its garbage collected on every park.
+const COLLECTED: Reset = Reset::Deferred {
+    freeze_after: Duration::from_secs(3600),
+    collect_garbage_every: 1,
 };
 
 /// One browser keeping one idle page (and no spare isolated context), so consecutive tasks
 /// of a tenant get the same page.
 async fn pool(name: &str, reset: Reset) -> BrowserPool {
-    let (deferred_reset, freeze_after) = match reset {
-        Reset::Eager => (false, Duration::ZERO),
-        Reset::Deferred { freeze_after } => (true, freeze_after),
+    let (deferred_reset, freeze_after, collect_garbage_every) = match reset {
+        Reset::Eager => (false, Duration::ZERO, 0),
+        Reset::Deferred {
+            freeze_after,
+            collect_garbage_every,
+        } => (true, freeze_after, collect_garbage_every),
     };
     let config = PoolConfig {
         browsers: 1,
@@ -67,6 +81,7 @@ async fn pool(name: &str, reset: Reset) -> BrowserPool {
             spare_isolated: 0,
             deferred_reset,
             freeze_after,
+            collect_garbage_every,
             ..ActorSettings::default()
         },
         supervise_interval: Duration::from_millis(100),
@@ -270,6 +285,11 @@ async fn frozen_a_first_navigate_cannot_go_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collected_a_first_navigate_cannot_go_back() {
+    first_navigate_cannot_go_back("nav-collected", COLLECTED, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_a_first_fragment_navigate_gets_a_new_document() {
     first_navigate_cannot_go_back("nav-fragment", PARKED, true).await;
 }
@@ -327,7 +347,14 @@ async fn an_idle_parked_page_runs_no_timers() {
     let freeze_after = Duration::from_millis(300);
     let (site, pool) = (
         Site::start().await,
-        pool("frozen", Reset::Deferred { freeze_after }).await,
+        pool(
+            "frozen",
+            Reset::Deferred {
+                freeze_after,
+                collect_garbage_every: 0,
+            },
+        )
+        .await,
     );
     // Twice: a fresh page, then the same page after it was woken (and shown) once.
     for round in 0..2 {

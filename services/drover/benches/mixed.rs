@@ -18,7 +18,7 @@
 //! over the run (PSS after a fault-free warm-up, then after the run) and the success rate.
 //!
 //! ```text
-//! cargo bench -p drover --bench mixed   # 240 tasks per run; DROVER_BENCH_TASKS overrides
+//! cargo bench -p drover --bench mixed   # 1000 tasks per run; DROVER_BENCH_TASKS overrides
 //! cargo test  -p drover --bench mixed   # smoke run, debug build
 //! ```
 
@@ -260,8 +260,9 @@ async fn kill_browsers(root: i32, stop: CancellationToken) -> usize {
         }
         let browser = procfs::all_processes().into_iter().find(|p| {
             p.ppid == root
+                // `chromium`, or `chromium-headle` (the headless shell, cut to 15 bytes).
                 && std::fs::read_to_string(format!("/proc/{}/comm", p.pid))
-                    .is_ok_and(|c| c.trim() == "chromium")
+                    .is_ok_and(|c| c.trim().starts_with("chromium"))
         });
         if let Some(browser) = browser {
             let pid = nix::unistd::Pid::from_raw(browser.pid);
@@ -359,7 +360,7 @@ async fn bench() -> Result<(), String> {
     let total: usize = std::env::var("DROVER_BENCH_TASKS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 240 } else { 12 });
+        .unwrap_or(if full { 1000 } else { 12 });
     let config_dir =
         std::env::temp_dir().join(format!("drover-bench-mixed-{}", std::process::id()));
     std::fs::create_dir_all(&config_dir).map_err(|e| e.to_string())?;

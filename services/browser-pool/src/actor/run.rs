@@ -12,7 +12,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use super::*;
-use crate::page::Overrides;
+use crate::page::{Overrides, Park};
 
 /// How long resetting (or parking) a returned page may take before the page is replaced
 /// instead.
@@ -191,15 +191,15 @@ impl Actor {
                 let key = record.key;
                 let (page, overrides) = (returned.page, returned.overrides);
                 let deferred = self.settings.deferred_reset;
-                let freeze_now = self.settings.freeze_after.is_zero();
+                let park = self.park_kind();
                 self.jobs.spawn(async move {
                     let deadline = Instant::now() + RESET_TIMEOUT;
                     if deferred {
-                        match crate::page::park(&page, overrides, freeze_now, deadline).await {
+                        match crate::page::park(&page, overrides, park, deadline).await {
                             Ok(()) => {
-                                let state = match freeze_now {
-                                    true => PageState::Frozen,
-                                    false => PageState::Parked,
+                                let state = match park {
+                                    Park::Freeze => PageState::Frozen,
+                                    Park::Keep | Park::CollectGarbage => PageState::Parked,
                                 };
                                 return JobDone::Reset {
                                     key,
@@ -225,6 +225,23 @@ impl Actor {
             }
             _ => self.spawn_close(returned.page),
         }
+    }
+
+    /// What parking a returned page does besides undoing its task's overrides.
+    fn park_kind(&mut self) -> Park {
+        if self.settings.freeze_after.is_zero() {
+            return Park::Freeze; // which purges the renderer's memory anyway
+        }
+        let every = self.settings.collect_garbage_every;
+        if every == 0 {
+            return Park::Keep;
+        }
+        self.parked_since_collection += 1;
+        if self.parked_since_collection < every {
+            return Park::Keep;
+        }
+        self.parked_since_collection = 0;
+        Park::CollectGarbage
     }
 
     fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool, state: PageState) {

@@ -8,7 +8,9 @@
 //!
 //! - [`park`], when a task gives its page back: undo the task's overrides as [`reset`] does.
 //!   The page keeps its document, shown and running, for a moment: a busy pool lends it again
-//!   within milliseconds.
+//!   within milliseconds. Now and then parking also collects the page's garbage ([`Park`]),
+//!   since a page that is always lent again is never frozen, which is when Chromium purges
+//!   a renderer's memory.
 //! - [`freeze`], when the page has stayed parked for
 //!   [`ActorSettings::freeze_after`](crate::actor::ActorSettings::freeze_after): hide it and
 //!   freeze it (`Page.setWebLifecycleState frozen`), so the document it keeps stops its
@@ -36,6 +38,7 @@ use chromiumoxide::{
         emulation::SetFocusEmulationEnabledParams,
         page::{SetWebLifecycleStateParams, SetWebLifecycleStateState},
     },
+    cdp::js_protocol::heap_profiler::CollectGarbageParams,
 };
 use drover_api::model::{browser::Navigate, output::OutputValue};
 use tokio::time::Instant;
@@ -48,19 +51,38 @@ use super::{
 };
 use crate::error::StepError;
 
+/// What [`park`] does besides undoing the task's overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Park {
+    /// Nothing: the page stays shown and running until it is frozen or lent again.
+    Keep,
+    /// A full garbage collection of the page's JavaScript heap, so a page that is lent
+    /// again and again (never idle long enough to be frozen, when Chromium would purge its
+    /// renderer's memory) does not grow.
+    CollectGarbage,
+    /// [`freeze`] it at once.
+    Freeze,
+}
+
 /// Undoes the `overrides` a task left, keeping the page's document, to be lent again
-/// through [`wake`]; with `freeze_now`, also [`freeze`]s it. On failure the caller falls back
-/// to the full [`reset`].
+/// through [`wake`], then does what `then` says. On failure the caller falls back to the
+/// full [`reset`].
 pub async fn park(
     page: &Page,
     overrides: Overrides,
-    freeze_now: bool,
+    then: Park,
     deadline: Instant,
 ) -> Result<(), StepError> {
     let clock = Clock::new(deadline);
     undo_overrides(page, &clock, overrides).await?;
-    if freeze_now {
-        freeze_with(page, &clock).await?;
+    match then {
+        Park::Keep => {}
+        Park::CollectGarbage => {
+            clock
+                .cdp(page.execute(CollectGarbageParams::default()))
+                .await?;
+        }
+        Park::Freeze => freeze_with(page, &clock).await?,
     }
     Ok(())
 }

@@ -43,7 +43,7 @@ use drover_api::{
 };
 use tokio::time::Instant;
 
-pub use handover::{freeze, park, wake};
+pub use handover::{Park, freeze, park, wake};
 pub use prepare::{Overrides, needs_prepare, prepare, reset};
 pub use requests::RequestPolicy;
 
