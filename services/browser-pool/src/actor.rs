@@ -420,4 +420,5 @@ struct Actor {
     parked_since_collection: u32,
 }
 
+mod returns;
 mod run;

@@ -11,6 +11,8 @@
 //! | `drover_browser_pool_browsers_ended_total` | counter | `reason` |
 //! | `drover_browser_pool_browser_memory_bytes` | gauge | `browser` |
 //! | `drover_browser_pool_system_memory_used_ratio` | gauge | |
+//! | `drover_browser_pool_returned_pages_total` | counter | `then`: `parked`, `collected`, `frozen`, `reset`, `failed` |
+//! | `drover_browser_pool_idle_pages_frozen_total` | counter | `outcome`: `ok`, `failed` |
 
 /// Time a task waited for a page.
 pub const ACQUIRE_WAIT: &str = "drover_browser_pool_acquire_wait_seconds";
@@ -30,3 +32,9 @@ pub const BROWSERS_ENDED: &str = "drover_browser_pool_browsers_ended_total";
 pub const BROWSER_MEMORY: &str = "drover_browser_pool_browser_memory_bytes";
 /// Used share of system (or cgroup) memory.
 pub const SYSTEM_MEMORY: &str = "drover_browser_pool_system_memory_used_ratio";
+/// Shared and session pages given back, by what was done with them: parked with their
+/// document (`parked`; `collected` with a garbage collection; `frozen` at once), reset to
+/// about:blank (`reset`), or closed because neither worked (`failed`).
+pub const RETURNED_PAGES: &str = "drover_browser_pool_returned_pages_total";
+/// Parked pages frozen after idling for `freeze_after`.
+pub const IDLE_PAGES_FROZEN: &str = "drover_browser_pool_idle_pages_frozen_total";

@@ -249,6 +249,8 @@ async fn the_service_runs_jobs_reports_status_and_drains_on_sigterm() {
         "drover_browser_pool_task_seconds",
         "drover_browser_pool_step_seconds",
         "drover_browser_pool_browsers_launched_total",
+        // The shared pages the tasks gave back were parked.
+        "drover_browser_pool_returned_pages_total{then=\"parked\"}",
     ] {
         assert!(
             scrape.contains(name),

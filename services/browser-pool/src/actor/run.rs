@@ -2,21 +2,13 @@
 //! Nothing here waits on Chromium: CDP work runs as subtasks whose results come back as
 //! [`JobDone`] messages.
 //!
-//! A shared or session page that comes back is either reset to about:blank at once or, with
-//! [`ActorSettings::deferred_reset`], parked (overrides undone, document kept) and recorded
-//! as needing a reset; a page still parked after [`ActorSettings::freeze_after`] is frozen
-//! by a periodic check. The lease that next takes a parked page carries its state, and the
-//! task cleans the page (see [`crate::page::wake`]). A page that cannot be parked is reset
-//! eagerly instead.
+//! Returned pages are handled in `returns`; the lease that next takes a parked page carries
+//! its state, and the task cleans the page (see [`crate::page::wake`]).
 
 use std::sync::{Arc, atomic::Ordering};
 
-use super::*;
-use crate::page::{Overrides, Park};
-
-/// How long resetting (or parking) a returned page may take before the page is replaced
-/// instead.
-const RESET_TIMEOUT: Duration = Duration::from_secs(5);
+use super::{returns::freeze_check_period, *};
+use crate::page::Overrides;
 
 impl Actor {
     pub(super) async fn run(mut self) -> ActorExit {
@@ -140,7 +132,7 @@ impl Actor {
     }
 
     /// Hands a page and what it holds (or the failure to get one) to an acquire.
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         key: ContextKey,
         result: Result<(Page, PageState), String>,
@@ -163,119 +155,9 @@ impl Actor {
         }
     }
 
-    fn unlease_entry(&mut self, key: &ContextKey) {
+    pub(super) fn unlease_entry(&mut self, key: &ContextKey) {
         if let Some(entry) = self.contexts.get_mut(key) {
             entry.leased = entry.leased.saturating_sub(1);
-        }
-    }
-
-    fn take_back(&mut self, returned: Returned) {
-        let Some(record) = self.leases.remove(&returned.lease_id) else {
-            return;
-        };
-        self.stats.in_use.fetch_sub(1, Ordering::Relaxed);
-        self.stats.tasks_served.fetch_add(1, Ordering::Relaxed);
-        if let Some(context) = record.isolated_context {
-            // Disposing the context closes its page and drops its cookies and storage.
-            self.spawn_dispose(context);
-            return;
-        }
-        self.unlease_entry(&record.key);
-        let idle_total = self.stats.idle_pages.load(Ordering::Relaxed) as usize;
-        let keep = returned.reusable && !self.draining && idle_total < self.settings.idle_pages;
-        match self.contexts.get_mut(&record.key) {
-            Some(entry) if keep => {
-                // Off the task's path: the task has answered already, and a waiting acquire
-                // for this context takes the page as soon as it is parked or clean.
-                entry.resetting += 1;
-                let key = record.key;
-                let (page, overrides) = (returned.page, returned.overrides);
-                let deferred = self.settings.deferred_reset;
-                let park = self.park_kind();
-                self.jobs.spawn(async move {
-                    let deadline = Instant::now() + RESET_TIMEOUT;
-                    if deferred {
-                        match crate::page::park(&page, overrides, park, deadline).await {
-                            Ok(()) => {
-                                let state = match park {
-                                    Park::Freeze => PageState::Frozen,
-                                    Park::Keep | Park::CollectGarbage => PageState::Parked,
-                                };
-                                return JobDone::Reset {
-                                    key,
-                                    page,
-                                    ok: true,
-                                    state,
-                                };
-                            }
-                            Err(error) => {
-                                tracing::debug!(%error, "cannot park a page; resetting it now");
-                            }
-                        }
-                    }
-                    // Overrides again: parking may have failed before undoing them all.
-                    let ok = crate::page::reset(&page, overrides, deadline).await.is_ok();
-                    JobDone::Reset {
-                        key,
-                        page,
-                        ok,
-                        state: PageState::Clean,
-                    }
-                });
-            }
-            _ => self.spawn_close(returned.page),
-        }
-    }
-
-    /// What parking a returned page does besides undoing its task's overrides.
-    fn park_kind(&mut self) -> Park {
-        if self.settings.freeze_after.is_zero() {
-            return Park::Freeze; // which purges the renderer's memory anyway
-        }
-        let every = self.settings.collect_garbage_every;
-        if every == 0 {
-            return Park::Keep;
-        }
-        self.parked_since_collection += 1;
-        if self.parked_since_collection < every {
-            return Park::Keep;
-        }
-        self.parked_since_collection = 0;
-        Park::CollectGarbage
-    }
-
-    fn reset_done(&mut self, key: ContextKey, page: Page, ok: bool, state: PageState) {
-        let Some(entry) = self.contexts.get_mut(&key) else {
-            self.spawn_close(page);
-            return;
-        };
-        entry.resetting = entry.resetting.saturating_sub(1);
-        let waiter =
-            (!entry.waiting.is_empty() && entry.id.is_some()).then(|| entry.waiting.remove(0));
-        match (ok && !self.draining, waiter) {
-            (true, Some(reply)) => self.deliver(key, Ok((page, state)), None, reply),
-            (true, None) => {
-                let idle = IdlePage {
-                    page,
-                    state,
-                    since: Instant::now(),
-                };
-                // Lent newest first (`pop`), except that a frozen page goes to the bottom:
-                // the running ones cost nothing to lend again.
-                match state {
-                    PageState::Frozen => entry.idle.insert(0, idle),
-                    PageState::Clean | PageState::Parked => entry.idle.push(idle),
-                }
-                self.stats.idle_pages.fetch_add(1, Ordering::Relaxed);
-            }
-            (false, waiter) => {
-                tracing::debug!("a page failed reset; replacing it");
-                let context = entry.id.clone();
-                self.spawn_close(page);
-                if let (Some(reply), Some(context)) = (waiter, context) {
-                    self.spawn_open_page(key, context, reply);
-                }
-            }
         }
     }
 
@@ -316,46 +198,6 @@ impl Actor {
             JobDone::Health(Err(_)) => {} // handled in the loop: it ends the actor
             JobDone::Swept(Ok(targets)) => self.close_orphans(targets),
             JobDone::Swept(Err(why)) => tracing::warn!(%why, "target sweep failed"),
-        }
-    }
-
-    /// Freezes the pages that have stayed parked (shown, running) for
-    /// [`ActorSettings::freeze_after`]. Each is out of `idle` while it is frozen and counted
-    /// as being reset, so an acquire meanwhile waits a moment for it rather than opening a
-    /// new page.
-    fn freeze_idle(&mut self) {
-        let Some(due) = Instant::now().checked_sub(self.settings.freeze_after) else {
-            return;
-        };
-        let is_due = |idle: &IdlePage| idle.state == PageState::Parked && idle.since <= due;
-        for (key, entry) in &mut self.contexts {
-            if !entry.idle.iter().any(is_due) {
-                continue;
-            }
-            let (freezing, keep) = std::mem::take(&mut entry.idle)
-                .into_iter()
-                .partition::<Vec<_>, _>(is_due);
-            entry.idle = keep;
-            entry.resetting += freezing.len();
-            self.stats
-                .idle_pages
-                .fetch_sub(freezing.len() as u32, Ordering::Relaxed);
-            for IdlePage { page, .. } in freezing {
-                let key = key.clone();
-                self.jobs.spawn(async move {
-                    let deadline = Instant::now() + RESET_TIMEOUT;
-                    let frozen = crate::page::freeze(&page, deadline).await;
-                    if let Err(error) = &frozen {
-                        tracing::debug!(%error, "cannot freeze a parked page; replacing it");
-                    }
-                    JobDone::Reset {
-                        key,
-                        page,
-                        ok: frozen.is_ok(),
-                        state: PageState::Frozen,
-                    }
-                });
-            }
         }
     }
 
@@ -508,7 +350,12 @@ impl Actor {
         });
     }
 
-    fn spawn_open_page(&mut self, key: ContextKey, context: BrowserContextId, reply: Reply) {
+    pub(super) fn spawn_open_page(
+        &mut self,
+        key: ContextKey,
+        context: BrowserContextId,
+        reply: Reply,
+    ) {
         let browser = Arc::clone(&self.browser);
         let limit = self.settings.cdp_timeout;
         self.pages_opening += 1;
@@ -534,7 +381,7 @@ impl Actor {
         });
     }
 
-    fn spawn_close(&mut self, page: Page) {
+    pub(super) fn spawn_close(&mut self, page: Page) {
         let browser = Arc::clone(&self.browser);
         let limit = self.settings.cdp_timeout;
         self.jobs.spawn(async move {
@@ -543,7 +390,7 @@ impl Actor {
         });
     }
 
-    fn spawn_dispose(&mut self, context: BrowserContextId) {
+    pub(super) fn spawn_dispose(&mut self, context: BrowserContextId) {
         let browser = Arc::clone(&self.browser);
         let limit = self.settings.cdp_timeout;
         self.jobs.spawn(async move {
@@ -597,10 +444,4 @@ impl Actor {
         self.stats.contexts.store(0, Ordering::Relaxed);
         tracing::info!(browser = self.stats.id, ?exit, "browser ended");
     }
-}
-
-/// How often parked pages are checked for freezing: often enough that none stays running
-/// much past `freeze_after`, and at most a few times a second.
-fn freeze_check_period(freeze_after: Duration) -> Duration {
-    (freeze_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
 }

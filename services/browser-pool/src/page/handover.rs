@@ -64,6 +64,17 @@ pub enum Park {
     Freeze,
 }
 
+impl Park {
+    /// The `then` label of the returned-pages metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            Park::Keep => "parked",
+            Park::CollectGarbage => "collected",
+            Park::Freeze => "frozen",
+        }
+    }
+}
+
 /// Undoes the `overrides` a task left, keeping the page's document, to be lent again
 /// through [`wake`], then does what `then` says. On failure the caller falls back to the
 /// full [`reset`].
