@@ -36,11 +36,11 @@ impl Actor {
                 entry.resetting += 1;
                 let key = record.key;
                 let (page, overrides) = (returned.page, returned.overrides);
-                let deferred = self.settings.deferred_reset;
-                let park = self.park_kind();
+                // Eager resets do not count towards the next garbage collection.
+                let park = self.settings.deferred_reset.then(|| self.park_kind());
                 self.jobs.spawn(async move {
                     let deadline = Instant::now() + RESET_TIMEOUT;
-                    if deferred {
+                    if let Some(park) = park {
                         match crate::page::park(&page, overrides, park, deadline).await {
                             Ok(()) => {
                                 metrics::counter!(m::RETURNED_PAGES, "then" => park.label())

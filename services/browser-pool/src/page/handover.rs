@@ -49,7 +49,7 @@ use super::{
     navigate,
     prepare::{Overrides, forget_history, reset, undo_overrides},
 };
-use crate::error::StepError;
+use crate::{error::StepError, lease::PageState};
 
 /// What [`park`] does besides undoing the task's overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,17 +118,17 @@ async fn freeze_with(page: &Page, clock: &Clock) -> Result<(), StepError> {
     Ok(())
 }
 
-/// Makes a parked page usable: unfreezes it if it is `frozen` and, unless the task's first
-/// step is a navigate (which then goes through [`run_navigate_away`](super::run_navigate_away)),
-/// resets it in full.
+/// Makes a parked page usable: unfreezes it if its `state` is frozen and, unless the task's
+/// first step is a navigate (which then goes through
+/// [`run_navigate_away`](super::run_navigate_away)), resets it in full.
 pub async fn wake(
     page: &Page,
-    frozen: bool,
+    state: PageState,
     navigates_first: bool,
     deadline: Instant,
 ) -> Result<(), StepError> {
-    if frozen {
-        thaw(page, &Clock::new(deadline)).await?;
+    if state == PageState::Frozen {
+        thaw(page, deadline).await?;
     }
     if !navigates_first {
         reset(page, Overrides::default(), deadline).await?;
@@ -136,7 +136,9 @@ pub async fn wake(
     Ok(())
 }
 
-async fn thaw(page: &Page, clock: &Clock) -> Result<(), StepError> {
+/// Unfreezes a frozen page and shows it again.
+pub(super) async fn thaw(page: &Page, deadline: Instant) -> Result<(), StepError> {
+    let clock = Clock::new(deadline);
     let thaw = SetWebLifecycleStateParams::new(SetWebLifecycleStateState::Active);
     // Freezing also hides the page (Chromium calls `WasHidden` before freezing) and
     // unfreezing does not show it again: a hidden page gets no animation frames (measured:

@@ -97,7 +97,7 @@ pub async fn run_navigate_away(
     run_step_on(env, kind, prior, Document::Replace).await
 }
 
-/// [`run_navigate_away`] on a page frozen by [`freeze`]: [`wake`] and the navigation go
+/// [`run_navigate_away`] on a page frozen by [`freeze`]: the thaw and the navigation go
 /// out together. Both are sent on the page's session before either answer is awaited, and
 /// Chromium runs one session's commands in the order sent, so the navigation starts on the
 /// thawed page without waiting a round trip for the thaw (measured: ~1 ms per task, most of
@@ -109,7 +109,7 @@ pub async fn wake_and_navigate_away(
     prior: &PriorOutputs,
 ) -> Result<OutputValue, StepError> {
     let (woken, landed) = tokio::join!(
-        wake(env.page, true, true, env.deadline),
+        handover::thaw(env.page, env.deadline),
         run_navigate_away(env, kind, prior)
     );
     match (woken, landed) {
@@ -120,7 +120,7 @@ pub async fn wake_and_navigate_away(
         // wake it again, now that nothing is in flight.
         (Err(error), Ok(output)) => {
             tracing::debug!(%error, "thaw raced the first navigation; waking again");
-            wake(env.page, true, true, env.deadline).await?;
+            handover::thaw(env.page, env.deadline).await?;
             Ok(output)
         }
         (Err(error), Err(navigation)) => {

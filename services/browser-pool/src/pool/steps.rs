@@ -43,22 +43,20 @@ impl BrowserPool {
         let mut last = None;
         for _ in 0..WAKE_ATTEMPTS {
             let mut lease = self.lease(task).await?;
-            let frozen = match lease.state() {
-                PageState::Clean => return Ok((lease, Thaw::Done)),
-                PageState::Parked => false,
-                PageState::Frozen => true,
-            };
+            let state = lease.state();
+            if state == PageState::Clean {
+                return Ok((lease, Thaw::Done));
+            }
             if navigates_first && !page::needs_prepare(&task.browser) {
-                let thaw = if frozen {
-                    Thaw::WithFirstStep
-                } else {
-                    Thaw::Done
+                let thaw = match state {
+                    PageState::Frozen => Thaw::WithFirstStep,
+                    PageState::Clean | PageState::Parked => Thaw::Done,
                 };
                 return Ok((lease, thaw));
             }
             let gone = lease.gone().clone();
             let woken = tokio::select! {
-                r = page::wake(lease.page(), frozen, navigates_first, task.deadline) => r,
+                r = page::wake(lease.page(), state, navigates_first, task.deadline) => r,
                 () = gone.cancelled() => Err(StepError::BrowserGone("the browser crashed".into())),
                 () = self.state.abort.cancelled() => {
                     return Err(PoolError::Cancelled { outputs: Vec::new() });
